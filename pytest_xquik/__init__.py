@@ -1,0 +1,27 @@
+"""pytest-xquik: disposable Xquik API keys for pytest.
+
+Fixtures (enabled by installing the package): ``xquik_api_key``,
+``xquik_api_key_factory``, ``xquik_client``, ``xquik_admin``, ``xquik_mock``.
+The names below are for type hints and for tests that manage keys themselves.
+"""
+
+from __future__ import annotations
+
+from pytest_xquik.admin import XquikAdmin
+from pytest_xquik.errors import XquikApiError, XquikError, XquikRevokeError
+from pytest_xquik.factory import ScratchKeyFactory
+from pytest_xquik.fake_api import FakeKey, FakeXquikApi
+from pytest_xquik.keys import ApiKeyInfo, ScratchKey, SecretKey
+
+__all__ = [
+    "ApiKeyInfo",
+    "FakeKey",
+    "FakeXquikApi",
+    "ScratchKey",
+    "ScratchKeyFactory",
+    "SecretKey",
+    "XquikAdmin",
+    "XquikApiError",
+    "XquikError",
+    "XquikRevokeError",
+]

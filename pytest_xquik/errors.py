@@ -1,0 +1,54 @@
+"""The exceptions pytest-xquik raises.
+
+``XquikError``
+    Base of everything below.
+``XquikApiError``
+    A call to the key endpoints failed: names the call, the HTTP status and
+    the API's error code, with every secret masked, and says what to do.
+``XquikRevokeError``
+    One or more keys could not be revoked in teardown: names each key's id,
+    prefix and name, so that none is silently left active.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class XquikError(Exception):
+    """Base class of pytest-xquik's errors."""
+
+
+class XquikApiError(XquikError):
+    """A call to the Xquik API failed."""
+
+    def __init__(
+        self,
+        call: str,
+        status: int | None,
+        code: str | None,
+        detail: str,
+        hint: str = "",
+    ) -> None:
+        self.call = call
+        self.status = status
+        self.code = code
+        answered = f"answered {status} {code or '(no error code)'}" if status else "failed"
+        message = f"{call} {answered}: {detail}"
+        super().__init__(f"{message}. {hint}" if hint else message)
+
+
+class XquikRevokeError(XquikError):
+    """Keys that could not be revoked: each stays active on the account until revoked."""
+
+    def __init__(self, failures: Sequence[tuple[str, XquikError]]) -> None:
+        self.failures = list(failures)
+        lines = [
+            f"pytest-xquik could not revoke {len(self.failures)} key(s); they are still active:"
+        ]
+        lines += [f"  - {key}: {error}" for key, error in self.failures]
+        lines.append(
+            "Revoke them in the Xquik dashboard, or run `pytest --xquik-sweep` "
+            "with the same credential."
+        )
+        super().__init__("\n".join(lines))

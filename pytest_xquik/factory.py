@@ -1,0 +1,49 @@
+"""Scratch keys for one fixture's lifetime, all revoked when it ends."""
+
+from __future__ import annotations
+
+from pytest_xquik.admin import XquikAdmin
+from pytest_xquik.errors import XquikError, XquikRevokeError
+from pytest_xquik.keys import ScratchKey
+
+
+def describe_key(key: ScratchKey) -> str:
+    """How messages name a key: id, prefix and name, never the secret."""
+    return f"key id={key.id} prefix={key.prefix} name={key.name!r}"
+
+
+class ScratchKeyFactory:
+    """Creates keys with ``create(name=None)``; every one is revoked when the fixture ends.
+
+    The keys are revoked newest first. A key that cannot be revoked is never
+    dropped silently: teardown raises :class:`~pytest_xquik.XquikRevokeError`
+    naming each one, after trying all of them.
+    """
+
+    def __init__(self, admin: XquikAdmin, test: str) -> None:
+        self._admin = admin
+        self._test = test
+        self._keys: list[ScratchKey] = []
+
+    @property
+    def keys(self) -> list[ScratchKey]:
+        """The keys created so far, oldest first."""
+        return list(self._keys)
+
+    def create(self, name: str | None = None) -> ScratchKey:
+        """Create a scratch key; ``name`` becomes part of its name."""
+        key = self._admin.create(name, test=self._test)
+        self._keys.append(key)
+        return key
+
+    def revoke_all(self) -> None:
+        """Revoke every key created here, newest first; raise if any stays active."""
+        failures: list[tuple[str, XquikError]] = []
+        while self._keys:
+            key = self._keys.pop()
+            try:
+                self._admin.revoke(key.id)
+            except XquikError as error:
+                failures.append((describe_key(key), error))
+        if failures:
+            raise XquikRevokeError(failures)

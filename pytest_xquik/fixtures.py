@@ -1,0 +1,104 @@
+"""The fixtures pytest-xquik provides (registered by :mod:`pytest_xquik.plugin`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from pytest_xquik.admin import XquikAdmin
+from pytest_xquik.factory import ScratchKeyFactory
+from pytest_xquik.fake_api import FakeXquikApi
+from pytest_xquik.keys import ScratchKey
+from pytest_xquik.session import XquikSession
+
+SESSION = pytest.StashKey[XquikSession]()
+
+
+def xquik_session(config: pytest.Config) -> XquikSession:
+    """The plugin's state for this session, set up by ``pytest_configure``."""
+    return config.stash[SESSION]
+
+
+@pytest.fixture
+def _xquik_fake(pytestconfig: pytest.Config) -> Iterator[FakeXquikApi | None]:
+    """In mock mode, the fake API, intercepting httpx for this test; ``None`` in live mode."""
+    session = xquik_session(pytestconfig)
+    if not session.is_mock:
+        yield None
+        return
+    interceptor = session.intercept()
+    with session.fake.scope() as fake:
+        yield fake
+    interceptor.forget_calls()
+
+
+@pytest.fixture
+def xquik_mock(_xquik_fake: FakeXquikApi | None) -> FakeXquikApi:
+    """The fake Xquik API of this test (mock mode), fresh for each test.
+
+    While the test runs, every httpx client of the process (sync or async,
+    yours or the official SDK's) that calls the base URL gets the fake's
+    answers; other hosts are untouched. Look at ``.keys``, ``.active_keys``
+    and ``.requests``; serve other endpoints with
+    ``.route("GET", "/path", json=...)``; make calls fail with
+    ``.fail_next("create" | "list" | "revoke", status, times=1)``.
+    In live mode, a test requesting it is skipped.
+    """
+    if _xquik_fake is None:
+        pytest.skip("xquik_mock exists only in mock mode, and this run is in live mode")
+    return _xquik_fake
+
+
+@pytest.fixture(scope="session")
+def xquik_admin(pytestconfig: pytest.Config) -> XquikAdmin:
+    """The management client the fixtures use: ``create(name)``, ``list()``, ``revoke(id)``.
+
+    Authenticated as the management credential (live mode) or the fake API's
+    own (mock mode). Every key it creates is named with the plugin's prefix;
+    keys you create with it are yours to revoke.
+    """
+    return xquik_session(pytestconfig).admin
+
+
+@pytest.fixture
+def xquik_api_key_factory(
+    request: pytest.FixtureRequest, _xquik_fake: FakeXquikApi | None, xquik_admin: XquikAdmin
+) -> Iterator[ScratchKeyFactory]:
+    """A factory of scratch keys: ``create(name=None) -> ScratchKey``.
+
+    Every key it made is revoked after the test, newest first, whatever the
+    test did; a key that cannot be revoked is a teardown error naming it.
+    """
+    factory = ScratchKeyFactory(xquik_admin, request.node.nodeid)
+    try:
+        yield factory
+    finally:
+        factory.revoke_all()
+
+
+@pytest.fixture
+def xquik_api_key(xquik_api_key_factory: ScratchKeyFactory) -> ScratchKey:
+    """A fresh scratch API key (``ScratchKey``), revoked after the test.
+
+    ``.full_key`` is the secret (a ``str``; its repr shows only the prefix),
+    ``.headers`` is ``{"x-api-key": full_key}``; also ``.id``, ``.name``,
+    ``.prefix`` and ``.created_at``.
+    """
+    return xquik_api_key_factory.create()
+
+
+@pytest.fixture
+def xquik_client(
+    pytestconfig: pytest.Config, xquik_api_key_factory: ScratchKeyFactory
+) -> Iterator[httpx.Client]:
+    """An ``httpx.Client`` for the base URL, authenticated as its own scratch key.
+
+    Relative URLs work (``xquik_client.get("/account")``). The client is
+    closed and its key revoked after the test.
+    """
+    key = xquik_api_key_factory.create()
+    options = xquik_session(pytestconfig).client_options(key.headers)
+    with httpx.Client(**options) as client:
+        yield client

@@ -1,0 +1,78 @@
+"""pytest-xquik's hooks, in the order pytest calls them; the fixtures live in ``fixtures``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Generator
+
+import pytest
+
+from pytest_xquik.credentials import credential_from_env, missing_credential_message
+from pytest_xquik.fixtures import (
+    SESSION,
+    _xquik_fake,
+    xquik_admin,
+    xquik_api_key,
+    xquik_api_key_factory,
+    xquik_client,
+    xquik_mock,
+    xquik_session,
+)
+from pytest_xquik.masking import SecretMasker
+from pytest_xquik.naming import KeyNamer, new_run_id
+from pytest_xquik.session import XquikSession
+from pytest_xquik.settings import add_options, resolve_settings
+
+__all__ = [
+    "_xquik_fake",
+    "xquik_admin",
+    "xquik_api_key",
+    "xquik_api_key_factory",
+    "xquik_client",
+    "xquik_mock",
+]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings = resolve_settings(config)
+    credential = None
+    if settings.mode == "live":
+        credential = credential_from_env(os.environ, settings.session_cookie_name)
+        if credential is None:
+            raise pytest.UsageError(missing_credential_message())
+    # pytest-xdist gives every worker the controller's run id and its own worker id.
+    workerinput = getattr(config, "workerinput", None)
+    run_id = workerinput["testrunuid"][:8] if workerinput else new_run_id()
+    worker = workerinput["workerid"] if workerinput else None
+    namer = KeyNamer(settings.key_name_prefix, run_id, worker)
+    config.stash[SESSION] = XquikSession(settings, credential, namer, SecretMasker())
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    session = xquik_session(config)
+    settings = session.settings
+    credential = "none (the mock's own)" if session.is_mock else session.credential.describe()
+    return (
+        f"xquik: mode={settings.mode}, base URL={settings.base_url}, "
+        f"credential={credential}, key names={settings.key_name_prefix} {session.namer.run_id}-*"
+    )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    namer = xquik_session(item.config).namer
+    namer.test = item.nodeid
+    try:
+        return (yield)
+    finally:
+        namer.test = None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    session = config.stash.get(SESSION, None)
+    if session is not None:
+        session.close()

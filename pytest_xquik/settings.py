@@ -1,0 +1,176 @@
+"""The plugin's settings: declared once, resolved once, validated before any test runs.
+
+Precedence, highest first: command line, environment, ini file, default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Literal, TypeVar
+
+import httpx
+import pytest
+
+T = TypeVar("T")
+Mode = Literal["mock", "live"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Option(Generic[T]):
+    """One setting: where it can be given, its default, and how its text is read."""
+
+    ini: str
+    help: str
+    default: str
+    parse: Callable[[str], T]
+    flag: str | None = None
+    env: str | None = None
+
+    @property
+    def dest(self) -> str:
+        """The attribute name of the command-line option on ``config.option``."""
+        return self.ini
+
+
+def _mode(value: str) -> Mode:
+    if value == "mock":
+        return "mock"
+    if value == "live":
+        return "live"
+    raise ValueError("expected 'mock' or 'live'")
+
+
+def _base_url(value: str) -> str:
+    try:
+        url = httpx.URL(value)
+    except httpx.InvalidURL as error:
+        raise ValueError(f"expected an http(s) URL ({error})") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    if url.query or url.fragment:
+        raise ValueError("expected a URL without query or fragment")
+    return str(url).rstrip("/")
+
+
+def _positive_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError("expected a positive number of seconds") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError("expected a positive number of seconds")
+    return seconds
+
+
+def _key_name_prefix(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{3,39}", value):
+        raise ValueError(
+            "expected 4 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return value
+
+
+def _cookie_name(value: str) -> str:
+    if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", value):
+        raise ValueError("expected a cookie name (letters, digits and !#$%&'*+-.^_`|~)")
+    return value
+
+
+OPTIONS: dict[str, Option[Any]] = {
+    "mode": Option(
+        ini="xquik_mode",
+        flag="--xquik-mode",
+        env="XQUIK_MODE",
+        default="mock",
+        parse=_mode,
+        help="'mock' (default): an in-process fake of the Xquik API, no network; "
+        "'live': real keys on the service at the base URL.",
+    ),
+    "base_url": Option(
+        ini="xquik_base_url",
+        flag="--xquik-base-url",
+        env="XQUIK_BASE_URL",
+        default="https://xquik.com/api/v1",
+        parse=_base_url,
+        help="Base URL of the Xquik API, version included (default https://xquik.com/api/v1).",
+    ),
+    "key_name_prefix": Option(
+        ini="xquik_key_name_prefix",
+        default="pytest-xquik",
+        parse=_key_name_prefix,
+        help="First word of the name of every key the plugin creates (default pytest-xquik).",
+    ),
+    "timeout": Option(
+        ini="xquik_timeout",
+        default="30",
+        parse=_positive_seconds,
+        help="Timeout in seconds of each request the plugin makes (default 30).",
+    ),
+    "session_cookie_name": Option(
+        ini="xquik_session_cookie_name",
+        default="session_token",
+        parse=_cookie_name,
+        help="Cookie that carries XQUIK_SESSION_TOKEN in live mode (default session_token; "
+        "newer services call it __Host-xquik_session).",
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Every setting of one pytest run, resolved and validated."""
+
+    mode: Mode
+    base_url: str
+    key_name_prefix: str
+    timeout: float
+    session_cookie_name: str
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Declare every setting as an ini option and, where it has one, a command-line flag."""
+    group = parser.getgroup("xquik", "pytest-xquik: disposable Xquik API keys")
+    for option in OPTIONS.values():
+        parser.addini(option.ini, option.help, default="")
+        if option.flag:
+            env = f" [env {option.env}]" if option.env else ""
+            group.addoption(option.flag, dest=option.dest, default=None, help=option.help + env)
+
+
+def resolve_settings(config: pytest.Config, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read every setting from its sources, highest precedence first, and validate it.
+
+    Raises ``pytest.UsageError`` naming the option, where the value came
+    from, the value and what is allowed.
+    """
+    values: dict[str, Any] = {}
+    for field, option in OPTIONS.items():
+        raw, source = _lookup(config, option, environ)
+        try:
+            values[field] = option.parse(raw)
+        except ValueError as error:
+            raise pytest.UsageError(
+                f"pytest-xquik: {option.ini} = {raw!r} (from {source}) is not valid: {error}."
+            ) from None
+    return Settings(**values)
+
+
+def _lookup(
+    config: pytest.Config, option: Option[Any], environ: Mapping[str, str]
+) -> tuple[str, str]:
+    if option.flag:
+        given = config.getoption(option.dest)
+        if given is not None:
+            return str(given), f"the command line {option.flag}"
+    if option.env and option.env in environ:
+        return environ[option.env], f"the environment variable {option.env}"
+    ini_value = str(config.getini(option.ini)).strip()
+    if ini_value:
+        overrides = config.getoption("override_ini") or []
+        if any(item.startswith(option.ini + "=") for item in overrides):
+            return ini_value, f"the command line -o {option.ini}"
+        return ini_value, f"the ini file {config.inipath}"
+    return option.default, "the default"
