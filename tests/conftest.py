@@ -1,0 +1,35 @@
+"""Shared fixtures of pytest-xquik's own tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.xquik_server import XquikServer
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No XQUIK_* variable of the developer's shell reaches a test run."""
+    for name in list(os.environ):
+        if name.startswith("XQUIK_") or name.startswith("X_TWITTER_SCRAPER_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def xquik_server() -> Iterator[XquikServer]:
+    """A real Xquik API on 127.0.0.1, fresh for each test."""
+    with XquikServer() as server:
+        yield server
+
+
+@pytest.fixture
+def live(xquik_server: XquikServer, monkeypatch: pytest.MonkeyPatch) -> XquikServer:
+    """Run pytester's inner pytest in live mode against ``xquik_server``."""
+    for name, value in xquik_server.env.items():
+        monkeypatch.setenv(name, value)
+    return xquik_server

@@ -1,0 +1,166 @@
+"""A real HTTP server on 127.0.0.1 that implements the Xquik key endpoints.
+
+Live-mode tests point the plugin at it. It serves the same contract as the
+plugin's fake API (it delegates each request to a ``FakeXquikApi``), but over
+real sockets, so that live mode is exercised exactly as against the real
+service: connection pooling, timeouts, dropped connections and all. Tests
+inject faults with :meth:`XquikServer.inject`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+
+from pytest_xquik.fake_api import FakeXquikApi, error_response
+
+#: A fault: given the request, returns the response to send instead of the
+#: fake's answer, or ``"drop"`` to close the connection without answering.
+FaultAction = Callable[[httpx.Request, FakeXquikApi], "httpx.Response | str | None"]
+
+
+@dataclasses.dataclass
+class _Fault:
+    method: str
+    path_prefix: str
+    action: FaultAction
+
+
+class XquikServer:
+    """The loopback Xquik API: start it, point ``--xquik-base-url`` at :attr:`base_url`."""
+
+    def __init__(self) -> None:
+        self.admin_api_key = "xq_" + secrets.token_hex(32)
+        self.bearer_token = secrets.token_urlsafe(24)
+        self.session_token = secrets.token_urlsafe(24)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        port = self._httpd.server_address[1]
+        self.base_url = f"http://127.0.0.1:{port}/api/v1"
+        self.api = FakeXquikApi(
+            self.base_url,
+            admin_tokens=[self.bearer_token, self.session_token],
+            session_cookie_name="session_token",
+        )
+        # The admin API key is an ordinary active key of the account.
+        admin_key = self.api.add_key("admin")
+        admin_key.full_key = self.admin_api_key
+        self.requests: list[tuple[str, str]] = []
+        self.connections = 0
+        self._faults: deque[_Fault] = deque()
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> XquikServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Environment variables that run the plugin in live mode against this server."""
+        return {
+            "XQUIK_MODE": "live",
+            "XQUIK_BASE_URL": self.base_url,
+            "XQUIK_ADMIN_API_KEY": self.admin_api_key,
+        }
+
+    def scratch_keys(self, active: bool | None = None) -> list[Any]:
+        """The keys the plugin created (every key but the admin key)."""
+        keys = [key for key in self.api.keys if key.full_key != self.admin_api_key]
+        return [key for key in keys if active is None or key.is_active == active]
+
+    def inject(self, method: str, path_prefix: str, action: FaultAction, times: int = 1) -> None:
+        """Answer the next ``times`` requests matching ``method path_prefix`` with ``action``."""
+        with self._lock:
+            self._faults.extend([_Fault(method.upper(), path_prefix, action)] * times)
+
+    def fail(self, method: str, path_prefix: str, status: int, times: int = 1, **fields: Any) -> None:
+        """Answer the next ``times`` matching requests with an API error of ``status``."""
+        self.inject(method, path_prefix, lambda r, a: error_response(status, **fields), times)
+
+    def _take_fault(self, method: str, path: str) -> _Fault | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.method == method and path.startswith("/api/v1" + fault.path_prefix):
+                    self._faults.remove(fault)
+                    return fault
+        return None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with server._lock:
+                    server.connections += 1
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                request = httpx.Request(
+                    self.command,
+                    server.base_url.rsplit("/api/v1", 1)[0] + self.path,
+                    headers=list(self.headers.items()),
+                    content=body,
+                )
+                with server._lock:
+                    server.requests.append((self.command, self.path))
+                fault = server._take_fault(self.command, self.path)
+                response = fault.action(request, server.api) if fault else None
+                if response == "drop":
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                if not isinstance(response, httpx.Response):
+                    response = server.api.handle(request)
+                content = response.read()
+                self.send_response(response.status_code)
+                for name, value in response.headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
+
+        return Handler
+
+
+def slow(seconds: float) -> FaultAction:
+    """A fault that answers normally, but only after ``seconds``."""
+
+    def action(request: httpx.Request, api: FakeXquikApi) -> httpx.Response:
+        time.sleep(seconds)
+        return api.handle(request)
+
+    return action
+
+
+def after_effect(status: int) -> FaultAction:
+    """A fault that lets the call take effect, then answers ``status`` anyway."""
+
+    def action(request: httpx.Request, api: FakeXquikApi) -> httpx.Response:
+        api.handle(request)
+        return error_response(status)
+
+    return action
