@@ -20,6 +20,19 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+INNER_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+
+
+@pytest.fixture(autouse=True)
+def _inner_ini(request: pytest.FixtureRequest) -> None:
+    """Give pytester's inner runs an ini file (pytest-asyncio warns without one).
+
+    A test that needs ini options writes its own with ``pytester.makeini(INNER_INI + ...)``.
+    """
+    if "pytester" in request.fixturenames:
+        request.getfixturevalue("pytester").makeini(INNER_INI)
+
+
 @pytest.fixture
 def xquik_server() -> Iterator[XquikServer]:
     """A real Xquik API on 127.0.0.1, fresh for each test."""
