@@ -43,6 +43,7 @@ class XquikAdmin:
 
         ``test`` is the node id the key belongs to; the running test by default.
         """
+        __tracebackhide__ = True
         key_name = self._namer.name(name, test=test)
         body = self._call("create", "POST", "/api-keys", {"name": key_name})
         try:
@@ -53,6 +54,7 @@ class XquikAdmin:
 
     def list(self) -> builtins.list[ApiKeyInfo]:
         """Every key of the account, active or not; never a secret."""
+        __tracebackhide__ = True
         body = self._call("list", "GET", "/api-keys")
         try:
             return [ApiKeyInfo.from_response(item) for item in body["keys"]]
@@ -61,6 +63,7 @@ class XquikAdmin:
 
     def revoke(self, key_id: str) -> bool:
         """Revoke key ``key_id``; ``False`` if the service no longer knew it (already revoked)."""
+        __tracebackhide__ = True
         try:
             self._call("revoke", "DELETE", f"/api-keys/{key_id}")
         except XquikApiError as error:
@@ -76,6 +79,7 @@ class XquikAdmin:
     def _call(
         self, call: str, method: str, path: str, payload: dict[str, Any] | None = None
     ) -> Any:
+        __tracebackhide__ = True
         label = f"{call} ({method} {path})"
         try:
             response = self._client.request(method, path, json=payload)

@@ -71,6 +71,7 @@ def xquik_api_key_factory(
     Every key it made is revoked after the test, newest first, whatever the
     test did; a key that cannot be revoked is a teardown error naming it.
     """
+    __tracebackhide__ = True
     factory = ScratchKeyFactory(xquik_admin, request.node.nodeid)
     try:
         yield factory
@@ -86,6 +87,7 @@ def xquik_api_key(xquik_api_key_factory: ScratchKeyFactory) -> ScratchKey:
     ``.headers`` is ``{"x-api-key": full_key}``; also ``.id``, ``.name``,
     ``.prefix`` and ``.created_at``.
     """
+    __tracebackhide__ = True
     return xquik_api_key_factory.create()
 
 
@@ -98,6 +100,7 @@ def xquik_client(
     Relative URLs work (``xquik_client.get("/account")``). The client is
     closed and its key revoked after the test.
     """
+    __tracebackhide__ = True
     key = xquik_api_key_factory.create()
     options = xquik_session(pytestconfig).client_options(key.headers)
     with httpx.Client(**options) as client:
