@@ -30,8 +30,9 @@ def test_my_code_reports_a_revoked_key(
 
 
 def test_search_against_an_endpoint_the_mock_serves(
-    xquik_client: httpx.Client, xquik_mock: FakeXquikApi
+    xquik_mock: FakeXquikApi, xquik_client: httpx.Client
 ) -> None:
+    # xquik_mock comes first: in live mode the test is skipped before a key is made.
     xquik_mock.route("GET", "/x/tweets/search", json={"tweets": [{"id": "1"}, {"id": "2"}]})
     assert search_count(xquik_client, "pytest") == 2
     assert xquik_mock.requests[-1].url.params["q"] == "pytest"
