@@ -57,7 +57,9 @@ def xquik_admin(pytestconfig: pytest.Config) -> XquikAdmin:
 
     Authenticated as the management credential (live mode) or the fake API's
     own (mock mode). Every key it creates is named with the plugin's prefix;
-    keys you create with it are yours to revoke.
+    keys you create with it are yours to revoke. In mock mode, request
+    ``xquik_mock`` (or a key fixture) too if your own code calls the API in
+    the same test: only those fixtures intercept the process's httpx clients.
     """
     return xquik_session(pytestconfig).admin
 
