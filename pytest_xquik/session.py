@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -62,6 +64,17 @@ class XquikSession:
             self._interceptor = Interceptor(self.fake)
             self._interceptor.start()
         return self._interceptor
+
+    @contextmanager
+    def fake_scope(self) -> Iterator[FakeXquikApi | None]:
+        """In mock mode, intercept and use the fake API for one fixture's scope; else ``None``."""
+        if not self.is_mock:
+            yield None
+            return
+        interceptor = self.intercept()
+        with self.fake.scope() as fake:
+            yield fake
+        interceptor.forget_calls()
 
     @cached_property
     def _ssl_context(self) -> ssl.SSLContext:
