@@ -20,8 +20,9 @@ import pytest
 
 from pytest_xquik.session import XquikSession
 
-#: Fixtures every test using pytest-xquik's keys or mock depends on.
-_PLUGIN_FIXTURES = frozenset({"xquik_admin", "_xquik_fake"})
+#: Every test using pytest-xquik's keys or mock depends on one of these (the
+#: async client requests its dependencies only when it runs).
+_PLUGIN_FIXTURES = frozenset({"xquik_admin", "_xquik_fake", "xquik_async_client"})
 ShouldMock = Callable[[httpx.Request], bool]
 
 

@@ -59,10 +59,10 @@ class XquikSession:
         )
 
     def intercept(self) -> Interceptor:
-        """Start (once) routing the process's httpx traffic for the base URL to the fake API."""
+        """Route the process's httpx traffic for the base URL to the fake API, first of all."""
         if self._interceptor is None:
             self._interceptor = Interceptor(self.fake)
-            self._interceptor.start()
+        self._interceptor.start()
         return self._interceptor
 
     @contextmanager
