@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Generator
 
 import pytest
@@ -58,11 +59,21 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(missing_credential_message())
     # pytest-xdist gives every worker the controller's run id and its own worker id.
     workerinput = getattr(config, "workerinput", None)
-    run_id = workerinput["testrunuid"][:8] if workerinput else new_run_id()
+    run_id = workerinput["testrunuid"][:8] if workerinput else _controller_run_id(config)
     worker = workerinput["workerid"] if workerinput else None
     namer = KeyNamer(settings.key_name_prefix, run_id, worker)
     config.stash[SESSION] = XquikSession(settings, credential, namer, SecretMasker())
     register_markers(config)
+
+
+def _controller_run_id(config: pytest.Config) -> str:
+    """The run id; with pytest-xdist, the one its workers get (xdist's ``--testrunuid``)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return new_run_id()
+    if config.getoption("testrunuid") is None:
+        # xdist reads the option when it starts the workers, after this hook.
+        config.option.testrunuid = uuid.uuid4().hex
+    return str(config.getoption("testrunuid"))[:8]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
