@@ -38,7 +38,8 @@ def xquik_mock(_xquik_fake: FakeXquikApi | None) -> FakeXquikApi:
     answers; other hosts are untouched. Look at ``.keys``, ``.active_keys``
     and ``.requests``; serve other endpoints with
     ``.route("GET", "/path", json=...)``; make calls fail with
-    ``.fail_next("create" | "list" | "revoke", status, times=1)``.
+    ``.fail_next("create" | "list" | "revoke", status, times=1)``, where
+    ``status`` may also be ``"timeout"`` or ``"disconnect"``.
     In live mode, a test requesting it is skipped.
     """
     if _xquik_fake is None:
