@@ -12,11 +12,11 @@ import os
 import pytest
 from x_twitter_scraper import AsyncXTwitterScraper, AuthenticationError
 
-from pytest_xquik import AsyncScratchKeyFactory
+from pytest_xquik import AsyncScratchKeyFactory, ScratchKey
 
 
 async def account_plan(client: AsyncXTwitterScraper) -> str:
-    """The code under test: what plan is this key's account on?"""
+    """The code under test: which plan is this key's account on?"""
     account = await client.account.retrieve()
     return str(account.plan)
 
@@ -29,11 +29,8 @@ def sdk_client(api_key: str) -> AsyncXTwitterScraper:
 
 
 @pytest.mark.asyncio
-async def test_reads_the_plan_with_a_scratch_key(
-    xquik_async_api_key_factory: AsyncScratchKeyFactory,
-) -> None:
-    key = await xquik_async_api_key_factory.create("sdk-async")
-    async with sdk_client(key.full_key) as client:
+async def test_reads_the_plan_with_a_scratch_key(xquik_api_key: ScratchKey) -> None:
+    async with sdk_client(xquik_api_key.full_key) as client:
         assert await account_plan(client)
 
 
@@ -41,6 +38,7 @@ async def test_reads_the_plan_with_a_scratch_key(
 async def test_a_revoked_key_is_an_authentication_error(
     xquik_async_api_key_factory: AsyncScratchKeyFactory,
 ) -> None:
+    # Keys made from async code: the management calls run in a worker thread.
     key = await xquik_async_api_key_factory.create("sdk-async-revoked")
     async with sdk_client(key.full_key) as client:
         assert await account_plan(client)

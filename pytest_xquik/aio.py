@@ -8,7 +8,6 @@ asyncio and trio), so the event loop keeps running while the service answers.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
 from typing import Any, TypeVar, cast
 
 import anyio.to_thread
@@ -20,7 +19,6 @@ from pytest_xquik.factory import ScratchKeyFactory
 from pytest_xquik.fixtures import xquik_session
 from pytest_xquik.keys import ScratchKey
 from pytest_xquik.markers import xquik_options
-from pytest_xquik.session import XquikSession
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,16 +50,6 @@ class AsyncScratchKeyFactory:
         return await anyio.to_thread.run_sync(self._admin.revoke, key.id)
 
 
-@asynccontextmanager
-async def async_client(
-    session: XquikSession, factory: AsyncScratchKeyFactory, name: str | None
-) -> AsyncIterator[httpx.AsyncClient]:
-    """An ``httpx.AsyncClient`` of the base URL, authenticated as a new scratch key."""
-    key = await factory.create(name)
-    async with httpx.AsyncClient(**session.client_options(key.headers)) as client:
-        yield client
-
-
 def async_client_fixture_name(request: pytest.FixtureRequest) -> str:
     """Which variant of the async client fixture the test's async plugin can run."""
     if "anyio_backend" in request.fixturenames:
@@ -71,13 +59,28 @@ def async_client_fixture_name(request: pytest.FixtureRequest) -> str:
     pytest.fail(NO_ASYNC_PLUGIN, pytrace=False)
 
 
-def asyncio_fixture(function: F) -> F:
+def async_client_fixture(runner: str) -> Callable[..., AsyncIterator[httpx.AsyncClient]]:
+    """One variant of the ``xquik_async_client`` fixture's body (each plugin marks its own)."""
+
+    async def client(
+        request: pytest.FixtureRequest, xquik_async_api_key_factory: AsyncScratchKeyFactory
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        key = await xquik_async_api_key_factory.create(xquik_options(request.node).name)
+        options = xquik_session(request.config).client_options(key.headers)
+        async with httpx.AsyncClient(**options) as client:
+            yield client
+
+    client.__doc__ = f"``xquik_async_client`` as {runner} runs it."
+    return client
+
+
+def asyncio_fixture(function: F, name: str) -> F:
     """``pytest_asyncio.fixture`` when pytest-asyncio is installed (its strict mode needs it)."""
     try:
         from pytest_asyncio import fixture
     except ImportError:  # never requested then: see async_client_fixture_name
-        return cast(F, pytest.fixture(function))
-    return cast(F, fixture(function))
+        return cast(F, pytest.fixture(function, name=name))
+    return cast(F, fixture(function, name=name))
 
 
 # -- the fixtures (registered by pytest_xquik.plugin) ---------------------------
@@ -108,21 +111,9 @@ def xquik_async_client(request: pytest.FixtureRequest) -> httpx.AsyncClient:
     return client
 
 
-@asyncio_fixture
-async def _xquik_async_client_asyncio(
-    request: pytest.FixtureRequest, xquik_async_api_key_factory: AsyncScratchKeyFactory
-) -> AsyncIterator[httpx.AsyncClient]:
-    """``xquik_async_client`` as pytest-asyncio runs it."""
-    session, name = xquik_session(request.config), xquik_options(request.node).name
-    async with async_client(session, xquik_async_api_key_factory, name) as client:
-        yield client
-
-
-@pytest.fixture
-async def _xquik_async_client_anyio(
-    request: pytest.FixtureRequest, xquik_async_api_key_factory: AsyncScratchKeyFactory
-) -> AsyncIterator[httpx.AsyncClient]:
-    """``xquik_async_client`` as anyio's pytest plugin runs it."""
-    session, name = xquik_session(request.config), xquik_options(request.node).name
-    async with async_client(session, xquik_async_api_key_factory, name) as client:
-        yield client
+_xquik_async_client_asyncio = asyncio_fixture(
+    async_client_fixture("pytest-asyncio"), name="_xquik_async_client_asyncio"
+)
+_xquik_async_client_anyio = pytest.fixture(
+    async_client_fixture("anyio's pytest plugin"), name="_xquik_async_client_anyio"
+)

@@ -58,15 +58,18 @@ def test_the_sync_sdk_works_with_scratch_keys_on_the_live_service(
 
 
 def test_the_async_sdk_example_passes_in_mock_mode(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_sdk_async=ASYNC_EXAMPLE.read_text())
+    pytester.makepyfile(test_example_copy=ASYNC_EXAMPLE.read_text())
     pytester.runpytest().assert_outcomes(passed=2)
 
 
 def test_the_async_sdk_example_passes_on_the_live_service(
     pytester: pytest.Pytester, live: XquikServer
 ) -> None:
-    pytester.makepyfile(test_sdk_async=ASYNC_EXAMPLE.read_text())
+    pytester.makepyfile(test_example_copy=ASYNC_EXAMPLE.read_text())
     pytester.runpytest().assert_outcomes(passed=2)
-    names = sorted(key.name.split(" ")[2] for key in live.scratch_keys(active=False))
-    assert names == ["sdk-async", "sdk-async-revoked"]
+    names = [key.name.split(" ", 2)[2] for key in live.scratch_keys(active=False)]
+    assert names == [
+        "test_example_copy.py::test_reads_the_plan_with_a_scratch_key",
+        "sdk-async-revoked test_example_copy.py::test_a_revoked_key_is_an_authentication_error",
+    ]
     assert live.scratch_keys(active=True) == []

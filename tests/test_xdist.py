@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -46,50 +45,38 @@ MOCK_CHECK = "assert xquik_mock.active_keys[-1].name == xquik_api_key.name"
 LIVE_CHECK = "assert xquik_admin.list()"
 
 
-def write_suite(pytester: pytest.Pytester, live: bool) -> Path:
+def run_with_two_workers(pytester: pytest.Pytester, live: bool) -> tuple[list[str], set[str]]:
+    """Run the suite with ``-n 2``; check every key name; return them and the session keys'."""
     out = pytester.mkdir("names")
     pytester.makeconftest(CONFTEST.format(out=str(out)))
     extra, check = ("xquik_admin", LIVE_CHECK) if live else ("xquik_mock", MOCK_CHECK)
     suite = TESTS.format(extra=extra, check=check)
     pytester.makepyfile(test_one=suite, test_two=suite)
-    return out
-
-
-def recorded_names(out: Path) -> list[str]:
-    return [name for path in sorted(out.iterdir()) for name in path.read_text().splitlines()]
-
-
-def check_names(names: list[str]) -> set[str]:
-    """Every key of the run has the run's id and its worker's; returns the session-key names."""
+    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile")
+    result.assert_outcomes(passed=6)
+    names = [name for path in sorted(out.iterdir()) for name in path.read_text().splitlines()]
+    assert len(names) == 12
     serials = [name.split(" ")[1] for name in names]
     assert all(re.fullmatch(r"[0-9a-f]{8}-gw[01]-\d+", serial) for serial in serials), serials
-    assert len({serial.split("-")[0] for serial in serials}) == 1, "one run id for all workers"
-    return {name for name in names if " per-worker (session)" in name}
+    run_ids = {serial.split("-")[0] for serial in serials}
+    assert len(run_ids) == 1, "one run id for all workers"
+    result.stdout.fnmatch_lines([f"xquik: *, key names=pytest-xquik {run_ids.pop()}-*"])
+    worker_keys = {name for name in names if " per-worker (session)" in name}
+    assert {name.split(" ")[1].split("-")[1] for name in worker_keys} == {"gw0", "gw1"}
+    return names, worker_keys
 
 
 def test_two_workers_in_mock_mode_each_have_their_own_mock_and_the_controllers_run_id(
     pytester: pytest.Pytester,
 ) -> None:
-    out = write_suite(pytester, live=False)
-    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile")
-    result.assert_outcomes(passed=6)
-    names = recorded_names(out)
-    worker_keys = check_names(names)
-    assert len(names) == 12
+    names, worker_keys = run_with_two_workers(pytester, live=False)
     assert len(set(names)) == 6 + len(worker_keys)
-    assert {name.split(" ")[1].split("-")[1] for name in worker_keys} == {"gw0", "gw1"}
-    run_id = names[0].split(" ")[1].split("-")[0]
-    result.stdout.fnmatch_lines([f"xquik: *, key names=pytest-xquik {run_id}-*"])
 
 
 def test_two_workers_in_live_mode_create_unique_keys_and_revoke_them_all(
     pytester: pytest.Pytester, live: XquikServer
 ) -> None:
-    out = write_suite(pytester, live=True)
-    result = pytester.runpytest_subprocess("-n", "2", "--dist", "loadfile")
-    result.assert_outcomes(passed=6)
-    names = recorded_names(out)
-    worker_keys = check_names(names)
+    names, worker_keys = run_with_two_workers(pytester, live=True)
     on_server = [key.name for key in live.scratch_keys()]
     assert sorted(on_server) == sorted(set(names))
     assert len(on_server) == 6 + len(worker_keys) == 8
