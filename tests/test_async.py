@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from tests.conftest import INNER_INI
@@ -10,6 +12,8 @@ from tests.xquik_server import XquikServer
 ASYNC_CLIENT_TESTS = """
 import httpx
 import os
+import sys
+
 import pytest
 
 BASE_URL = os.environ.get("XQUIK_BASE_URL", "https://xquik.com/api/v1")
@@ -102,6 +106,8 @@ NON_BLOCKING = """
 import asyncio
 import threading
 
+import sys
+
 import pytest
 
 @pytest.fixture
@@ -139,3 +145,42 @@ def test_async_code_creates_and_revokes_keys_without_blocking_the_event_loop(
     pytester.makepyfile(NON_BLOCKING.format(marker=RUNNERS[runner][0]))
     pytester.runpytest().assert_outcomes(passed=1)
     assert [key.is_active for key in live.scratch_keys()] == [False]
+
+
+def test_without_pytest_asyncio_and_xdist_installed_the_plugin_works_under_anyio(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        run_without="""
+        import sys
+
+        import pytest
+
+        class NotInstalled:
+            def find_spec(self, name, path, target=None):
+                if name.partition(".")[0] in ("pytest_asyncio", "xdist"):
+                    raise ImportError(f"No module named {name!r}")
+
+        sys.meta_path.insert(0, NotInstalled())
+        disabled = ["-p", "no:asyncio", "-p", "no:xdist", "-p", "no:xdist.looponfail"]
+        sys.exit(pytest.main([*disabled, "test_anyio_only.py"]))
+        """,
+        test_anyio_only="""
+        import pytest
+
+        @pytest.mark.anyio
+        async def test_async_client(xquik_async_client):
+            assert (await xquik_async_client.get("/account")).status_code == 200
+
+        def test_sync_key(xquik_api_key):
+            assert xquik_api_key.full_key.startswith("xq_")
+            with pytest.raises(ImportError):
+                import pytest_asyncio
+            with pytest.raises(ImportError):
+                import xdist
+        """,
+    )
+    pytester.makeini("[pytest]\n")
+    result = pytester.run(sys.executable, "run_without.py")
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*2 passed*"])

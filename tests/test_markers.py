@@ -7,27 +7,28 @@ import pytest
 from tests.xquik_server import XquikServer
 
 
-def test_the_name_marker_names_the_keys_and_the_closest_marker_wins(
+def test_markers_merge_argument_by_argument_and_the_closest_wins(
     pytester: pytest.Pytester,
 ) -> None:
     pytester.makepyfile(
         """
         import pytest
 
-        pytestmark = pytest.mark.xquik(name="from-module")
+        pytestmark = pytest.mark.xquik(name="from-module", fail_list=503)
 
         def test_module_name(xquik_api_key):
             assert " from-module " in xquik_api_key.name
 
         @pytest.mark.xquik(name="from-class")
         class TestClass:
-            def test_class_name(self, xquik_api_key, xquik_client):
+            def test_class_name_and_module_fault(self, xquik_api_key, xquik_client):
                 assert " from-class " in xquik_api_key.name
+                assert xquik_client.get("/api-keys").status_code == 503
 
-            @pytest.mark.xquik(name="from-test")
-            def test_own_name(self, xquik_api_key, xquik_mock):
+            @pytest.mark.xquik(name="from-test", fail_list=[])
+            def test_own_name_and_no_fault(self, xquik_api_key, xquik_mock, xquik_client):
                 assert " from-test " in xquik_api_key.name
-                assert [key.name for key in xquik_mock.keys] == [xquik_api_key.name]
+                assert xquik_client.get("/api-keys").status_code == 200
         """
     )
     pytester.runpytest().assert_outcomes(passed=3)
