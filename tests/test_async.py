@@ -148,24 +148,18 @@ def test_async_code_creates_and_revokes_keys_without_blocking_the_event_loop(
 
 
 def test_without_pytest_asyncio_and_xdist_installed_the_plugin_works_under_anyio(
-    pytester: pytest.Pytester,
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    not_installed = pytester.mkdir("not_installed")
+    for package in ("pytest_asyncio", "xdist"):
+        (not_installed / package).mkdir()
+        (not_installed / package / "__init__.py").write_text(
+            f"raise ImportError('No module named {package}')\n"
+        )
+    monkeypatch.setenv("PYTHONPATH", str(not_installed))
+    pytester.makeini("[pytest]\n")
     pytester.makepyfile(
-        run_without="""
-        import sys
-
-        import pytest
-
-        class NotInstalled:
-            def find_spec(self, name, path, target=None):
-                if name.partition(".")[0] in ("pytest_asyncio", "xdist"):
-                    raise ImportError(f"No module named {name!r}")
-
-        sys.meta_path.insert(0, NotInstalled())
-        disabled = ["-p", "no:asyncio", "-p", "no:xdist", "-p", "no:xdist.looponfail"]
-        sys.exit(pytest.main([*disabled, "test_anyio_only.py"]))
-        """,
-        test_anyio_only="""
+        """
         import pytest
 
         @pytest.mark.anyio
@@ -178,9 +172,8 @@ def test_without_pytest_asyncio_and_xdist_installed_the_plugin_works_under_anyio
                 import pytest_asyncio
             with pytest.raises(ImportError):
                 import xdist
-        """,
+        """
     )
-    pytester.makeini("[pytest]\n")
-    result = pytester.run(sys.executable, "run_without.py")
-    assert result.ret == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["*2 passed*"])
+    disabled = ("-p", "no:asyncio", "-p", "no:xdist", "-p", "no:xdist.looponfail")
+    result = pytester.run(sys.executable, "-m", "pytest", *disabled)
+    result.assert_outcomes(passed=2)
