@@ -191,7 +191,7 @@ def test_a_wrong_marker_argument_is_a_collection_error_naming_the_test(
     result.stdout.no_fnmatch_line("*During handling*")
 
 
-def test_a_wrong_class_marker_is_reported_under_xdist_too(pytester: pytest.Pytester) -> None:
+def test_a_wrong_class_marker_fails_the_collection_of_the_class(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
         import pytest
@@ -202,8 +202,8 @@ def test_a_wrong_class_marker_is_reported_under_xdist_too(pytester: pytest.Pytes
                 pass
         """
     )
-    result = pytester.runpytest_subprocess("-n", "2")
-    result.assert_outcomes(errors=2)  # each worker collects, and reports
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
 
     result.stdout.fnmatch_lines(["*TestWrong::test_one: @pytest.mark.xquik: fail_create='never'*"])
 
