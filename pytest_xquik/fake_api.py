@@ -230,6 +230,11 @@ class FakeXquikApi:
         """
         if call not in CALLS:
             raise ValueError(f"fail_next() takes one of {', '.join(CALLS)}, not {call!r}")
+        if isinstance(status, str) and status not in TRANSPORT_FAULTS:
+            raise ValueError(
+                f"fail_next() takes an HTTP status or one of {', '.join(TRANSPORT_FAULTS)}, "
+                f"not {status!r}"
+            )
         faults = [Fault(status, code, retry_after) for _ in range(times)]
         with self._lock:
             self._faults[call].extend(faults)

@@ -286,3 +286,24 @@ def test_the_markers_are_registered_and_listed(pytester: pytest.Pytester) -> Non
             "@pytest.mark.xquik_live: the test needs the real Xquik service; *",
         ]
     )
+
+
+def test_fail_next_takes_transport_faults_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import httpx
+        import pytest
+        from pytest_xquik import XquikApiError
+
+        def test_timeout_then_success(xquik_api_key, xquik_mock, xquik_admin):
+            xquik_mock.fail_next("revoke", "timeout")
+            with pytest.raises(XquikApiError, match=r"revoke .* failed: ReadTimeout: timed out"):
+                xquik_admin.revoke(xquik_api_key.id)
+            assert xquik_api_key.id in [key.id for key in xquik_mock.active_keys]
+
+        def test_unknown_fault(xquik_mock):
+            with pytest.raises(ValueError, match="an HTTP status or one of timeout, disconnect"):
+                xquik_mock.fail_next("create", "slow")
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
