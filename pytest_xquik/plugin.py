@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Generator
 
 import pytest
 
+from pytest_xquik.aio import (
+    _xquik_async_client_anyio,
+    _xquik_async_client_asyncio,
+    xquik_async_api_key_factory,
+    xquik_async_client,
+)
+from pytest_xquik.coexist import leave_base_url_to_xquik
 from pytest_xquik.credentials import credential_from_env, missing_credential_message
 from pytest_xquik.fixtures import (
     SESSION,
@@ -18,16 +26,21 @@ from pytest_xquik.fixtures import (
     xquik_mock,
     xquik_session,
 )
+from pytest_xquik.markers import check_markers, injected_faults, register_markers, skip_inapplicable
 from pytest_xquik.masking import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
 from pytest_xquik.session import XquikSession
 from pytest_xquik.settings import add_options, resolve_settings
 
 __all__ = [
+    "_xquik_async_client_anyio",
+    "_xquik_async_client_asyncio",
     "_xquik_fake",
     "xquik_admin",
     "xquik_api_key",
     "xquik_api_key_factory",
+    "xquik_async_api_key_factory",
+    "xquik_async_client",
     "xquik_client",
     "xquik_mock",
 ]
@@ -46,10 +59,21 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(missing_credential_message())
     # pytest-xdist gives every worker the controller's run id and its own worker id.
     workerinput = getattr(config, "workerinput", None)
-    run_id = workerinput["testrunuid"][:8] if workerinput else new_run_id()
+    run_id = workerinput["testrunuid"][:8] if workerinput else _controller_run_id(config)
     worker = workerinput["workerid"] if workerinput else None
     namer = KeyNamer(settings.key_name_prefix, run_id, worker)
     config.stash[SESSION] = XquikSession(settings, credential, namer, SecretMasker())
+    register_markers(config)
+
+
+def _controller_run_id(config: pytest.Config) -> str:
+    """The run id; with pytest-xdist, the one its workers get (xdist's ``--testrunuid``)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return new_run_id()
+    if config.getoption("testrunuid") is None:
+        # xdist reads the option when it starts the workers, after this hook.
+        config.option.testrunuid = uuid.uuid4().hex
+    return str(config.getoption("testrunuid"))[:8]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -63,6 +87,21 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> Generator[None, object, object]:
+    collected = yield
+    check_markers(collected)
+    return collected
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = xquik_session(config)
+    skip_inapplicable(items, session)
+    leave_base_url_to_xquik(items, session)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     namer = xquik_session(item.config).namer
     namer.test = item.nodeid
@@ -70,6 +109,12 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         return (yield)
     finally:
         namer.test = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    with injected_faults(item, xquik_session(item.config)):
+        yield
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
