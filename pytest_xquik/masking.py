@@ -160,7 +160,8 @@ class SecretMasker:
             start, end = ellipsis.span()
             before = _TOKEN_RUN_TO_END.search(text, max(done, start - reach), start)
             first = before.start() if before else start
-            after = _TOKEN_RUN.match(text, end, end + reach).end()
+            following = _TOKEN_RUN.match(text, end, end + reach)
+            after = following.end() if following else end
             parts += [
                 text[done:first],
                 self._mask_pieces(text[first:start]),
