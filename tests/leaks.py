@@ -1,4 +1,4 @@
-"""The one check every channel test makes: no secret anywhere the run wrote, its masked form somewhere."""
+"""The check every channel test makes: no secret in what the run wrote, its masked form shown."""
 
 from __future__ import annotations
 

@@ -38,6 +38,10 @@ def test_long_header_lines_are_equal(xquik_api_key):
     line = "x-api-key: " + xquik_api_key.full_key + "; " + "padding " * 40
     assert line == "x-api-key: " + xquik_api_key.full_key + "; different"
 
+def test_a_header_holds_a_corrupted_key(xquik_api_key):
+    line = "x-api-key: " + xquik_api_key.full_key
+    assert line == line[:60] + "corrupted"
+
 def test_key_is_in_a_long_text(xquik_api_key):
     text = "a" * 300 + xquik_api_key.full_key + "b" * 300
     assert xquik_api_key.full_key not in text
@@ -50,7 +54,7 @@ def test_assertion_explanations_show_masked_keys(
 ) -> None:
     pytester.makepyfile(ASSERTIONS)
     result = pytester.runpytest(*verbosity)
-    result.assert_outcomes(failed=5)
+    result.assert_outcomes(failed=6)
     assert_no_secret(result, pytester.path, server_secrets(live))
 
 
@@ -314,11 +318,9 @@ def test_warns(xquik_api_key):
 """,
     )
     result = pytester.runpytest_subprocess("-n", "2", "-rA", "-l", "--junitxml=junit.xml")
-    result.assert_outcomes(passed=2, failed=6, warnings=1)
+    result.assert_outcomes(passed=2, failed=7, warnings=1)
     result.stdout.fnmatch_lines(["*UserWarning: key xq_*[[]MASKED] expires soon"])
-    assert_no_secret(
-        result, pytester.path, server_secrets(live), masked_in=["stdout", "junit.xml"]
-    )
+    assert_no_secret(result, pytester.path, server_secrets(live), masked_in=["stdout", "junit.xml"])
 
 
 def test_with_capture_off_prints_through_sys_stdout_and_stderr_are_masked(
