@@ -171,18 +171,19 @@ def test_caplog_keeps_the_key_for_the_test_and_masks_it_everywhere_else(
     assert_no_secret(result, pytester.path, server_secrets(live))
 
 
+WARNS = """
+import warnings
+
+def test_warns(xquik_api_key):
+    warnings.warn(f"key {xquik_api_key.full_key} expires soon", UserWarning)
+"""
+
+
 def test_the_warnings_summary_shows_masked_keys(
     pytester: pytest.Pytester, live: XquikServer
 ) -> None:
     pytester.makeini(WITHOUT_BACKSTOP)
-    pytester.makepyfile(
-        """
-        import warnings
-
-        def test_warns(xquik_api_key):
-            warnings.warn(f"key {xquik_api_key.full_key} expires soon", UserWarning)
-        """
-    )
+    pytester.makepyfile(WARNS)
     result = pytester.runpytest("-W", "default")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["*UserWarning: key xq_*[[]MASKED] expires soon"])
@@ -270,7 +271,7 @@ def test_the_plugins_own_errors_show_masked_keys(
             pass
         """
     )
-    result = pytester.runpytest("-p", "no:randomly")
+    result = pytester.runpytest()
     result.assert_outcomes(passed=1, errors=2)
     result.stdout.fnmatch_lines(
         ["*answered 401 unauthenticated: unknown credential xq_*[[]MASKED]*"]
@@ -309,13 +310,7 @@ def test_under_xdist_the_controller_prints_and_writes_masked_keys(
     pytester.makeini(ini)
     pytester.makepyfile(
         test_one=ASSERTIONS,
-        test_two=CAPTURED
-        + """
-import warnings
-
-def test_warns(xquik_api_key):
-    warnings.warn(f"key {xquik_api_key.full_key} expires soon", UserWarning)
-""",
+        test_two=CAPTURED + WARNS,
     )
     result = pytester.runpytest_subprocess("-n", "2", "-rA", "-l", "--junitxml=junit.xml")
     result.assert_outcomes(passed=2, failed=7, warnings=1)
