@@ -207,19 +207,18 @@ class Redaction:
 
     # -- reports, warnings, exceptions ----------------------------------------
 
-    def redact_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+    def redact_report(self, report: pytest.TestReport) -> None:
         """Mask ``report`` in place: its traceback, sections and properties.
 
         ``nodeid`` and ``location`` are never changed (pytest-xdist checks them).
         """
         report.longrepr = self._redact(report.longrepr, set())
         report.sections = [(title, self.masker.mask(text)) for title, text in report.sections]
-        if isinstance(report, pytest.TestReport):
-            report.user_properties = [
-                (name, self._redact_property(value)) for name, value in report.user_properties
-            ]
+        report.user_properties = [
+            (name, self._redact_property(value)) for name, value in report.user_properties
+        ]
         if isinstance(getattr(report, "wasxfail", None), str):
-            report.wasxfail = self.masker.mask(report.wasxfail)  # type: ignore[union-attr]
+            report.wasxfail = self.masker.mask(report.wasxfail)
 
     def _redact_property(self, value: object) -> object:
         masked = self._redact(value, set())

@@ -100,6 +100,14 @@ def test_locals_show_masked_keys_even_when_pytest_shortens_them(
 CAPTURED = """
 import sys
 
+import pytest
+
+def test_xfails(xquik_api_key):
+    pytest.xfail(f"flaky with {xquik_api_key.full_key}")
+
+def test_skips(xquik_api_key):
+    pytest.skip(f"skipped with {xquik_api_key.full_key}")
+
 def test_prints_and_passes(xquik_api_key):
     print("stdout", xquik_api_key.full_key)
     print("stderr", xquik_api_key.full_key, file=sys.stderr)
@@ -112,13 +120,14 @@ def test_prints_and_fails(xquik_api_key):
 
 
 @pytest.mark.parametrize("report", ["-rA", "-rP"])
-def test_captured_output_of_failing_and_passing_tests_shows_masked_keys(
+def test_captured_output_and_skip_and_xfail_reasons_show_masked_keys(
     pytester: pytest.Pytester, live: XquikServer, report: str
 ) -> None:
     pytester.makepyfile(CAPTURED)
-    result = pytester.runpytest(report)
-    result.assert_outcomes(passed=1, failed=1)
+    result = pytester.runpytest(report, "-rsx")
+    result.assert_outcomes(passed=1, failed=1, skipped=1, xfailed=1)
     result.stdout.fnmatch_lines(["*Captured stdout call*", "stdout xq_*[[]MASKED]"])
+    result.stdout.fnmatch_lines(["SKIPPED*skipped with xq_*[[]MASKED]", "XFAIL*flaky with xq_*"])
     assert_no_secret(result, pytester.path, server_secrets(live))
 
 
@@ -313,7 +322,7 @@ def test_under_xdist_the_controller_prints_and_writes_masked_keys(
         test_two=CAPTURED + WARNS,
     )
     result = pytester.runpytest_subprocess("-n", "2", "-rA", "-l", "--junitxml=junit.xml")
-    result.assert_outcomes(passed=2, failed=7, warnings=1)
+    result.assert_outcomes(passed=2, failed=7, skipped=1, xfailed=1, warnings=1)
     result.stdout.fnmatch_lines(["*UserWarning: key xq_*[[]MASKED] expires soon"])
     assert_no_secret(result, pytester.path, server_secrets(live), masked_in=["stdout", "junit.xml"])
 
