@@ -25,7 +25,7 @@ WITHOUT_BACKSTOP = INNER_INI + "xquik_mask_key_pattern = false\n"
 ASSERTIONS = """
 def test_two_keys_are_equal(xquik_api_key_factory):
     key, other = xquik_api_key_factory.create(), xquik_api_key_factory.create()
-    assert str(key.full_key) == str(other.full_key)
+    assert key.full_key == other.full_key
 
 def test_create_bodies_are_equal(xquik_api_key):
     body = {"id": xquik_api_key.id, "fullKey": str(xquik_api_key.full_key), "prefix": "xq_"}
