@@ -115,19 +115,14 @@ def pytest_runtest_makereport(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
-    config = session.config
-    redaction = config.stash[REDACTION]
+    redaction = session.config.stash[REDACTION]
     try:
         yield
     except BaseException as error:  # a teardown run here, after Ctrl-C: outside any report
         redaction.redact_exception(error)
         raise
     finally:
-        xmlpath = config.getoption("xmlpath", None)
-        if xmlpath and not hasattr(config, "workerinput"):
-            # Where pytest's junitxml plugin writes it.
-            path = os.path.expanduser(os.path.expandvars(xmlpath))
-            redaction.mask_file(config.invocation_params.dir / path)
+        redaction.mask_junit_xml(session.config)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -30,7 +30,6 @@ import os
 import sys
 import warnings
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any, TextIO
 
 import pytest
@@ -168,9 +167,13 @@ class Redaction:
                 setattr(sys, name, stream.stream)
         self._streams.clear()
 
-    def mask_file(self, path: str | os.PathLike[str]) -> None:
-        """Mask a file pytest wrote (the JUnit XML report), if it exists."""
-        file = Path(path)
+    def mask_junit_xml(self, config: pytest.Config) -> None:
+        """Mask the ``--junitxml`` file, once pytest has written it (in the xdist controller)."""
+        xmlpath = config.getoption("xmlpath", None)
+        if not xmlpath or hasattr(config, "workerinput"):
+            return
+        # Where pytest's junitxml plugin writes it.
+        file = config.invocation_params.dir / os.path.expanduser(os.path.expandvars(xmlpath))
         if not file.is_file():
             return
         text = file.read_text(encoding="utf-8")
