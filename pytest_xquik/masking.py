@@ -4,15 +4,53 @@ The masked form of an Xquik key keeps its public prefix (at most the first 8
 characters, which the API itself shows in key lists) followed by a fixed
 marker; any other secret (a bearer or session token) is replaced by the marker
 alone.
+
+:meth:`SecretMasker.mask` finds, in time linear in the size of the text
+whatever the number of secrets:
+
+- every registered secret, on its own or inside longer text, and its
+  JSON-escaped, URL-encoded and ``repr()`` forms;
+- as a backstop (which :class:`SecretMasker` may be told to leave off), any
+  string of the key format ``xq_`` + 64 hex characters, registered or not;
+- the *pieces* of a secret that a shortened value leaves next to a ``...`` or
+  ``…`` (``'xq_a1b2c3d4e5...'``, ``...9f8e7d6c5b4a'``), from 8 characters on.
+
+Keys are found through their ``xq_`` anchor and a dictionary lookup, pieces
+through an index of every 8-character run of every secret, looked up only
+beside an ellipsis; a regular expression alternation is used only for the
+few secrets of another format (the management credential).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
+from urllib.parse import quote, quote_plus
 
 MARKER = "[MASKED]"
 PUBLIC_PREFIX_LENGTH = 8
 KEY_PREFIX = "xq_"
+KEY_HEX_LENGTH = 64
+
+#: Pieces of a secret shorter than this next to an ellipsis are left alone.
+PIECE_LENGTH = 8
+
+_KEY_FORMAT = re.compile(r"xq_[0-9a-f]{64}")
+# A key, or a piece of one, longer than its public prefix (split keeps it as a part).
+_KEY_RUNS = re.compile(r"(xq_[0-9a-f]{6,})")
+_TOKEN = "[A-Za-z0-9_%+/=-]"
+# An ellipsis with at least a piece's length of token characters on one side; one
+# pattern per kind, since a literal start lets the regex engine skip ahead fast.
+_ELLIPSES = {
+    ellipsis: re.compile(
+        rf"{re.escape(ellipsis)}(?:(?={_TOKEN}{{{PIECE_LENGTH}}})"
+        rf"|(?<={_TOKEN}{{{PIECE_LENGTH}}}{re.escape(ellipsis)})){re.escape(ellipsis[0])}*"
+    )
+    for ellipsis in ("...", "…")
+}
+_TOKEN_RUN = re.compile(f"{_TOKEN}*")
+_TOKEN_RUN_TO_END = re.compile(f"{_TOKEN}+$")
 
 
 def masked_form(secret: str) -> str:
@@ -22,22 +60,145 @@ def masked_form(secret: str) -> str:
     return MARKER
 
 
-class SecretMasker:
-    """The set of secrets this process must never print, and the masking of text."""
+def encoded_forms(secret: str) -> set[str]:
+    """``secret`` as it appears in text: as is, JSON-escaped, in a ``repr()``, URL-encoded."""
+    return {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        repr(secret)[1:-1],
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+    }
 
-    def __init__(self) -> None:
-        self._secrets: dict[str, str] = {}
+
+class SecretMasker:
+    """The set of secrets this process must never print, and the masking of text.
+
+    ``backstop`` (on by default) also masks every string of the key format
+    that was never registered.
+    """
+
+    def __init__(self, *, backstop: bool = True) -> None:
+        self.backstop = backstop
+        self._keys: set[str] = set()
+        self._others: dict[str, str] = {}
+        self._others_pattern: re.Pattern[str] | None = None
+        # Every PIECE_LENGTH-character run of every form of every secret:
+        # the run -> (the form it belongs to, its offset in that form).
+        self._pieces: dict[str, tuple[str, int]] = {}
+        self._reach = 0
         self._lock = threading.Lock()
 
     def register(self, secret: str) -> None:
         """Mask ``secret`` from now on in everything :meth:`mask` sees."""
-        if secret:
-            with self._lock:
-                self._secrets[str(secret)] = masked_form(secret)
+        secret = str(secret)
+        if not secret:
+            return
+        with self._lock:
+            if _KEY_FORMAT.fullmatch(secret):
+                forms = {secret}
+                self._keys.add(secret)
+            else:
+                forms = {form for form in encoded_forms(secret) if form not in self._others}
+                if not forms:
+                    return
+                for form in forms:
+                    self._others[form] = masked_form(form)
+                alternatives = sorted(self._others, key=len, reverse=True)
+                self._others_pattern = re.compile("|".join(map(re.escape, alternatives)))
+            for form in forms:
+                # The first PIECE_LENGTH characters of a key are its public prefix.
+                first = 1 if form.startswith(KEY_PREFIX) else 0
+                for offset in range(first, len(form) - PIECE_LENGTH + 1):
+                    self._pieces.setdefault(form[offset : offset + PIECE_LENGTH], (form, offset))
+                self._reach = max(self._reach, len(form))
 
     def mask(self, text: str) -> str:
-        """Return ``text`` with every registered secret replaced by its masked form."""
-        for secret, masked in self._secrets.items():
-            if secret in text:
+        """Return ``text`` with every secret, and every piece of one, in its masked form."""
+        others = self._others
+        if len(others) == 1:  # the usual case (the management credential): str.replace is faster
+            for secret, masked in others.items():
                 text = text.replace(secret, masked)
+        elif self._others_pattern is not None:
+            text = self._others_pattern.sub(lambda match: others[match.group()], text)
+        if KEY_PREFIX in text:
+            text = self._mask_keys(text)
+        for ellipsis, pattern in _ELLIPSES.items():
+            if ellipsis in text:
+                text = self._mask_beside_ellipses(text, pattern)
         return text
+
+    def _mask_keys(self, text: str) -> str:
+        # Split, rather than ``sub`` with a function: one Python call per key
+        # costs more than the scan of the text itself.
+        parts = _KEY_RUNS.split(text)
+        keys = None if self.backstop else self._keys
+        length = len(KEY_PREFIX) + KEY_HEX_LENGTH
+        parts[1::2] = [
+            run[:PUBLIC_PREFIX_LENGTH] + MARKER
+            if len(run) == length and (keys is None or run in keys)
+            else self._mask_key_run(run, after)
+            for run, after in zip(parts[1::2], parts[2::2], strict=True)
+        ]
+        return "".join(parts)
+
+    def _mask_key_run(self, run: str, after: str) -> str:
+        key = run[: len(KEY_PREFIX) + KEY_HEX_LENGTH]
+        if len(key) == len(KEY_PREFIX) + KEY_HEX_LENGTH and (self.backstop or key in self._keys):
+            return masked_form(key) + run[len(key) :]
+        masked = self._mask_pieces(run)
+        if masked == run and self.backstop and after.startswith(("...", "…")):
+            return masked_form(run)  # a key of the key format, cut short
+        return masked
+
+    def _mask_beside_ellipses(self, text: str, ellipses: re.Pattern[str]) -> str:
+        reach = self._reach
+        parts: list[str] = []
+        done = 0
+        for ellipsis in ellipses.finditer(text):
+            start, end = ellipsis.span()
+            before = _TOKEN_RUN_TO_END.search(text, max(done, start - reach), start)
+            first = before.start() if before else start
+            following = _TOKEN_RUN.match(text, end, end + reach)
+            after = following.end() if following else end
+            parts += [
+                text[done:first],
+                self._mask_pieces(text[first:start]),
+                text[start:end],
+                self._mask_pieces(text[end:after]),
+            ]
+            done = after
+        parts.append(text[done:])
+        return "".join(parts)
+
+    def _mask_pieces(self, run: str) -> str:
+        """Mask every piece of a registered secret in ``run``, a run of token characters."""
+        if len(run) < PIECE_LENGTH:
+            return run
+        pieces = self._pieces
+        parts: list[str] = []
+        done = position = 0
+        while position + PIECE_LENGTH <= len(run):
+            found = pieces.get(run[position : position + PIECE_LENGTH])
+            if found is None:
+                position += 1
+                continue
+            form, offset = found
+            start, first = position, offset
+            while start > done and first > 0 and run[start - 1] == form[first - 1]:
+                start -= 1
+                first -= 1
+            end, last = position + PIECE_LENGTH, offset + PIECE_LENGTH
+            rest = min(len(run) - end, len(form) - last)
+            if run[end : end + rest] == form[last : last + rest]:
+                end += rest  # the piece runs to the end of the secret or of the run
+            else:
+                while run[end] == form[last]:
+                    end += 1
+                    last += 1
+            public = PUBLIC_PREFIX_LENGTH - first if form.startswith(KEY_PREFIX) else 0
+            parts += [run[done:start], run[start : start + max(public, 0)], MARKER]
+            done = position = end
+        parts.append(run[done:])
+        return "".join(parts)

@@ -73,6 +73,14 @@ def _key_name_prefix(value: str) -> str:
     return value
 
 
+def _boolean(value: str) -> bool:
+    if value.lower() in ("true", "yes", "on", "1"):
+        return True
+    if value.lower() in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("expected true or false")
+
+
 def _cookie_name(value: str) -> str:
     if not re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+", value):
         raise ValueError("expected a cookie name (letters, digits and !#$%&'*+-.^_`|~)")
@@ -116,6 +124,13 @@ OPTIONS: dict[str, Option[Any]] = {
         help="Cookie that carries XQUIK_SESSION_TOKEN in live mode (default session_token; "
         "newer services call it __Host-xquik_session).",
     ),
+    "mask_key_pattern": Option(
+        ini="xquik_mask_key_pattern",
+        default="true",
+        parse=_boolean,
+        help="Also mask any string of the key format (xq_ + 64 hex characters) that the plugin "
+        "did not create (default true); the plugin's own secrets are always masked.",
+    ),
 }
 
 
@@ -128,6 +143,7 @@ class Settings:
     key_name_prefix: str
     timeout: float
     session_cookie_name: str
+    mask_key_pattern: bool
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -1,0 +1,146 @@
+"""SecretMasker and the masking of values: every form and piece of a secret, nothing else."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import json
+import secrets
+from urllib.parse import quote, urlencode
+
+import httpx
+import pytest
+
+from pytest_xquik.masking import SecretMasker, masked_form
+from pytest_xquik.redaction import mask_value
+
+
+@pytest.fixture
+def key() -> str:
+    return "xq_" + secrets.token_hex(32)
+
+
+@pytest.fixture
+def masker(key: str) -> SecretMasker:
+    masker = SecretMasker()
+    masker.register(key)
+    return masker
+
+
+def test_the_masked_form_of_a_key_keeps_its_public_prefix(key: str) -> None:
+    assert masked_form(key) == key[:8] + "[MASKED]"
+    assert masked_form("a-bearer-token") == "[MASKED]"
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{}",
+        "x-api-key: {}",
+        "Authorization: Bearer {}",
+        "{}{}",
+        "deadbeef{}cafe",
+    ],
+)
+def test_a_key_is_masked_on_its_own_and_inside_longer_text(
+    masker: SecretMasker, key: str, template: str
+) -> None:
+    masked = masker.mask(template.format(key, key))
+    assert key[8:20] not in masked
+    assert masked_form(key) in masked
+
+
+def test_the_encoded_forms_of_a_key_are_masked(masker: SecretMasker, key: str) -> None:
+    texts = [
+        json.dumps({"fullKey": key}),
+        repr({"headers": [("x-api-key", key)]}),
+        urlencode({"api_key": key}),
+        repr(httpx.Headers({"x-api-key": key})),
+        repr(httpx.Request("GET", "https://xquik.com/api/v1/account", params={"k": key})),
+    ]
+    for text in texts:
+        assert key[8:20] not in masker.mask(text)
+
+
+def test_a_secret_of_another_format_is_masked_in_its_encoded_forms() -> None:
+    token = "t0k/en+" + secrets.token_urlsafe(24) + '"\\'
+    masker = SecretMasker()
+    masker.register(token)
+    for text in [
+        token,
+        json.dumps(token),
+        repr(token),
+        quote(token, safe=""),
+        urlencode({"t": token}),
+    ]:
+        assert masker.mask(text).count("[MASKED]") == 1, text
+        assert token[7:19] not in masker.mask(text)
+
+
+@pytest.mark.parametrize("ellipsis", ["...", "…"])
+def test_pieces_of_a_key_beside_an_ellipsis_are_masked(
+    masker: SecretMasker, key: str, ellipsis: str
+) -> None:
+    assert masker.mask(f"'{key[:20]}{ellipsis}'") == f"'{key[:8]}[MASKED]{ellipsis}'"
+    assert masker.mask(f"'{ellipsis}{key[30:]}'") == f"'{ellipsis}[MASKED]'"
+    assert masker.mask(f"{ellipsis}{key[10:40]}{ellipsis}") == f"{ellipsis}[MASKED]{ellipsis}"
+
+
+def test_hex_beside_an_ellipsis_that_is_no_piece_of_a_secret_stays(masker: SecretMasker) -> None:
+    text = "commit 4f2a9c81d0e3b7a6...9f8e7d6c5b4a3f2e retrying..."
+    assert masker.mask(text) == text
+
+
+def test_the_backstop_masks_keys_nobody_registered_unless_turned_off(key: str) -> None:
+    unknown = "xq_" + secrets.token_hex(32)
+    with_backstop, without = SecretMasker(), SecretMasker(backstop=False)
+    for masker in (with_backstop, without):
+        masker.register(key)
+    text = f"{unknown} {key} '{unknown[:30]}...'"
+    assert with_backstop.mask(text) == (
+        f"{masked_form(unknown)} {masked_form(key)} '{masked_form(unknown)}...'"
+    )
+    assert without.mask(text) == f"{unknown} {masked_form(key)} '{unknown[:30]}...'"
+
+
+def test_text_without_secrets_is_returned_unchanged(masker: SecretMasker) -> None:
+    text = "xq_ is the prefix; xq_a1b2c is public; ... and … are ellipses\n" * 3
+    assert masker.mask(text) == text
+
+
+def test_masking_is_idempotent(masker: SecretMasker, key: str) -> None:
+    once = masker.mask(f"{key} '{key[:30]}...' '...{key[20:]}'")
+    assert masker.mask(once) == once
+
+
+@dataclasses.dataclass
+class Body:
+    full_key: str
+    id: str
+
+
+def test_mask_value_masks_strings_inside_containers_and_keeps_their_types(key: str) -> None:
+    masker = SecretMasker()
+    masker.register(key)
+    value = {
+        "list": [key, 1],
+        "tuple": (key,),
+        "set": {key},
+        "ordered": collections.OrderedDict(k=key),
+        "default": collections.defaultdict(list, k=[key]),
+        "body": Body(key, "42"),
+        "bytes": key.encode(),
+    }
+    masked = mask_value(value, masker)
+    assert key[8:20] not in repr(masked)
+    assert masked["list"] == [masked_form(key), 1]
+    assert isinstance(masked["ordered"], collections.OrderedDict)
+    assert masked["default"].default_factory is list
+    assert masked["body"] == Body(masked_form(key), "42")
+    assert value["list"] == [key, 1]  # the original is untouched
+
+
+def test_mask_value_returns_the_value_itself_when_it_holds_no_secret(masker: SecretMasker) -> None:
+    value: list[object] = [{"a": ("b", 1)}, "c"]
+    value.append(value)
+    assert mask_value(value, masker) is value
