@@ -18,10 +18,14 @@ from pytest_xquik.fixtures import (
     xquik_mock,
     xquik_session,
 )
+from pytest_xquik.ledger import Ledger, ledger_directory
 from pytest_xquik.masking import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
 from pytest_xquik.session import XquikSession
 from pytest_xquik.settings import add_options, resolve_settings
+from pytest_xquik.sweeper import RunSummary, check_run, sweep_account
+
+SUMMARY = pytest.StashKey[RunSummary]()
 
 __all__ = [
     "_xquik_fake",
@@ -37,6 +41,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_cmdline_main(config: pytest.Config) -> int | pytest.ExitCode | None:
+    if (config.option.xquik_sweep or config.option.xquik_sweep_dry_run) and not config.option.help:
+        # wrap_session is private, but it is how pytest's own --cache-show runs a command
+        # in a configured session (hooks, terminal output, exit status) without tests.
+        from _pytest.main import wrap_session
+
+        return wrap_session(config, _sweep_command)
+    return None
+
+
+def _sweep_command(config: pytest.Config, session: pytest.Session) -> pytest.ExitCode:
+    if xquik_session(config).ledger is None:
+        raise pytest.UsageError(
+            "pytest-xquik: --xquik-sweep revokes keys on the real service, and this run is in "
+            "mock mode. Add --xquik-mode=live (or set XQUIK_MODE=live) with the management "
+            "credential of the account."
+        )
+    dry_run = config.option.xquik_sweep_dry_run or config.option.collectonly
+    return pytest.ExitCode.OK if _sweep(config, dry_run) else pytest.ExitCode.TESTS_FAILED
+
+
+def _sweep(config: pytest.Config, dry_run: bool) -> bool:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    write = reporter.write_line if reporter is not None else print
+    return sweep_account(xquik_session(config), dry_run=dry_run, write=write)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     settings = resolve_settings(config)
     credential = None
@@ -49,7 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = workerinput["testrunuid"][:8] if workerinput else new_run_id()
     worker = workerinput["workerid"] if workerinput else None
     namer = KeyNamer(settings.key_name_prefix, run_id, worker)
-    config.stash[SESSION] = XquikSession(settings, credential, namer, SecretMasker())
+    ledger = Ledger(ledger_directory(config), run_id, worker) if credential else None
+    config.stash[SESSION] = XquikSession(settings, credential, namer, SecretMasker(), ledger)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -62,6 +94,18 @@ def pytest_report_header(config: pytest.Config) -> str:
     )
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    config = session.config
+    settings = xquik_session(config).settings
+    if (
+        settings.mode == "live"
+        and settings.sweep_on_start
+        and not hasattr(config, "workerinput")
+        and not (config.option.xquik_sweep or config.option.xquik_sweep_dry_run)
+    ):
+        _sweep(config, dry_run=False)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     namer = xquik_session(item.config).namer
@@ -70,6 +114,31 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         return (yield)
     finally:
         namer.test = None
+
+
+@pytest.hookimpl(trylast=True)  # after the runner's teardown of the remaining fixtures
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    xquik = xquik_session(config)
+    if xquik.ledger is None or hasattr(config, "workerinput"):
+        return  # mock mode, or an xdist worker: the controller checks the whole run
+    summary = check_run(xquik.admin, xquik.ledger)
+    if summary is None:
+        return
+    config.stash[SUMMARY] = summary
+    failing = xquik.settings.on_leak == "fail" and summary.leaks
+    if failing and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    summary = config.stash.get(SUMMARY, None)
+    if summary is not None:
+        terminalreporter.write_sep("=", "pytest-xquik")
+        for line in summary.lines(xquik_session(config).settings.on_leak):
+            terminalreporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
