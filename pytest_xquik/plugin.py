@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator
+from typing import Any
 
 import pytest
 
@@ -75,13 +76,27 @@ def pytest_configure(config: pytest.Config) -> None:
         credential = credential_from_env(os.environ, settings.session_cookie_name)
         if credential is None:
             raise pytest.UsageError(missing_credential_message())
-    # pytest-xdist gives every worker the controller's run id and its own worker id.
+    # pytest-xdist gives every worker the controller's run id (see _XdistHooks) and its own id.
     workerinput = getattr(config, "workerinput", None)
-    run_id = workerinput["testrunuid"][:8] if workerinput else new_run_id()
+    run_id = workerinput["xquik_run_id"] if workerinput else new_run_id()
     worker = workerinput["workerid"] if workerinput else None
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(run_id))
     namer = KeyNamer(settings.key_name_prefix, run_id, worker)
     ledger = Ledger(ledger_directory(config), run_id, worker) if credential else None
     config.stash[SESSION] = XquikSession(settings, credential, namer, SecretMasker(), ledger)
+
+
+class _XdistHooks:
+    """pytest-xdist's hooks; registered only when it is installed, since pytest rejects
+    implementations of hooks it does not know."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+
+    def pytest_configure_node(self, node: Any) -> None:
+        """Share the run id with each worker, so that the controller finds their keys."""
+        node.workerinput["xquik_run_id"] = self.run_id
 
 
 def pytest_report_header(config: pytest.Config) -> str:

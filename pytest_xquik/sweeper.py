@@ -125,7 +125,7 @@ def check_run(admin: XquikAdmin, ledger: Ledger) -> RunSummary | None:
             revoked_at_end += 1
     if not leaks:
         ledger.close()
-        remove(files)
+        remove(ledger.run_files())  # with this process's, which may be new
     return RunSummary(ledger.run_id, len(ids), revoked_at_end, leaks, ledger.directory)
 
 

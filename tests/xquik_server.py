@@ -58,7 +58,9 @@ class XquikServer:
         self.connections = 0
         self._faults: deque[_Fault] = deque()
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> XquikServer:
         self._thread.start()
@@ -87,7 +89,9 @@ class XquikServer:
         with self._lock:
             self._faults.extend([_Fault(method.upper(), path_prefix, action)] * times)
 
-    def fail(self, method: str, path_prefix: str, status: int, times: int = 1, **fields: Any) -> None:
+    def fail(
+        self, method: str, path_prefix: str, status: int, times: int = 1, **fields: Any
+    ) -> None:
         """Answer the next ``times`` matching requests with an API error of ``status``."""
         self.inject(method, path_prefix, lambda r, a: error_response(status, **fields), times)
 
@@ -164,3 +168,20 @@ def after_effect(status: int) -> FaultAction:
         return error_response(status)
 
     return action
+
+
+def slow_after_effect(seconds: float) -> FaultAction:
+    """A fault that lets the call take effect at once, but answers only after ``seconds``."""
+
+    def action(request: httpx.Request, api: FakeXquikApi) -> httpx.Response:
+        response = api.handle(request)
+        time.sleep(seconds)
+        return response
+
+    return action
+
+
+def drop_after_effect(request: httpx.Request, api: FakeXquikApi) -> str:
+    """A fault that lets the call take effect, then closes the connection without answering."""
+    api.handle(request)
+    return "drop"
