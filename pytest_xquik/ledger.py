@@ -106,7 +106,7 @@ class Ledger:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
             _try_lock(self._file, exclusive=True)
-        self._file.write(json.dumps(record) + "\n")
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
         os.fsync(self._file.fileno())
 
