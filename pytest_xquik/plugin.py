@@ -43,7 +43,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | pytest.ExitCode | None:
-    if (config.option.xquik_sweep or config.option.xquik_sweep_dry_run) and not config.option.help:
+    sweep = config.option.xquik_sweep or config.option.xquik_sweep_dry_run
+    # An xdist worker (started for nothing, since the controller runs no test) does not sweep.
+    if sweep and not config.option.help and not hasattr(config, "workerinput"):
         # wrap_session is private, but it is how pytest's own --cache-show runs a command
         # in a configured session (hooks, terminal output, exit status) without tests.
         from _pytest.main import wrap_session
