@@ -65,6 +65,7 @@ class XquikAdmin:
         key anyway, the key is looked up by its unique name and revoked
         before the next attempt.
         """
+        __tracebackhide__ = True
         key_name = self._namer.name(name, test=test)
         owner = test or self._namer.test or "(session)"
         if self._ledger is not None:
@@ -87,6 +88,7 @@ class XquikAdmin:
 
     def list(self) -> builtins.list[ApiKeyInfo]:
         """Every key of the account, active or not; never a secret."""
+        __tracebackhide__ = True
         body = self._call("list", "GET", "/api-keys")
         try:
             return [ApiKeyInfo.from_response(item) for item in body["keys"]]
@@ -95,6 +97,7 @@ class XquikAdmin:
 
     def revoke(self, key_id: str) -> bool:
         """Revoke key ``key_id``; ``False`` if the service no longer knew it (already revoked)."""
+        __tracebackhide__ = True
         try:
             self._call("revoke", "DELETE", f"/api-keys/{key_id}")
         except XquikApiError as error:
@@ -120,6 +123,7 @@ class XquikAdmin:
         *,
         reconcile: Callable[[XquikApiError], None] | None = None,
     ) -> Any:
+        __tracebackhide__ = True
         attempts = self._retry.max_retries + 1
         for attempt in range(1, attempts + 1):
             label = f"{call} ({method} {path})"

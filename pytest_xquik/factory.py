@@ -32,12 +32,14 @@ class ScratchKeyFactory:
 
     def create(self, name: str | None = None) -> ScratchKey:
         """Create a scratch key; ``name`` becomes part of its name."""
+        __tracebackhide__ = True
         key = self._admin.create(name, test=self._test)
         self._keys.append(key)
         return key
 
     def revoke_all(self) -> None:
         """Revoke every key created here, newest first; raise if any stays active."""
+        __tracebackhide__ = True
         failures: list[tuple[str, XquikError]] = []
         while self._keys:
             key = self._keys.pop()

@@ -57,7 +57,9 @@ def xquik_admin(pytestconfig: pytest.Config) -> XquikAdmin:
 
     Authenticated as the management credential (live mode) or the fake API's
     own (mock mode). Every key it creates is named with the plugin's prefix;
-    keys you create with it are yours to revoke.
+    keys you create with it are yours to revoke. In mock mode, request
+    ``xquik_mock`` (or a key fixture) too if your own code calls the API in
+    the same test: only those fixtures intercept the process's httpx clients.
     """
     return xquik_session(pytestconfig).admin
 
@@ -71,6 +73,7 @@ def xquik_api_key_factory(
     Every key it made is revoked after the test, newest first, whatever the
     test did; a key that cannot be revoked is a teardown error naming it.
     """
+    __tracebackhide__ = True
     factory = ScratchKeyFactory(xquik_admin, request.node.nodeid)
     try:
         yield factory
@@ -86,6 +89,7 @@ def xquik_api_key(xquik_api_key_factory: ScratchKeyFactory) -> ScratchKey:
     ``.headers`` is ``{"x-api-key": full_key}``; also ``.id``, ``.name``,
     ``.prefix`` and ``.created_at``.
     """
+    __tracebackhide__ = True
     return xquik_api_key_factory.create()
 
 
@@ -98,6 +102,7 @@ def xquik_client(
     Relative URLs work (``xquik_client.get("/account")``). The client is
     closed and its key revoked after the test.
     """
+    __tracebackhide__ = True
     key = xquik_api_key_factory.create()
     options = xquik_session(pytestconfig).client_options(key.headers)
     with httpx.Client(**options) as client:

@@ -38,7 +38,7 @@ class _Fault:
 class XquikServer:
     """The loopback Xquik API: start it, point ``--xquik-base-url`` at :attr:`base_url`."""
 
-    def __init__(self) -> None:
+    def __init__(self, session_cookie_name: str = "session_token") -> None:
         self.admin_api_key = "xq_" + secrets.token_hex(32)
         self.bearer_token = secrets.token_urlsafe(24)
         self.session_token = secrets.token_urlsafe(24)
@@ -49,7 +49,7 @@ class XquikServer:
         self.api = FakeXquikApi(
             self.base_url,
             admin_tokens=[self.bearer_token, self.session_token],
-            session_cookie_name="session_token",
+            session_cookie_name=session_cookie_name,
         )
         # The admin API key is an ordinary active key of the account.
         admin_key = self.api.add_key("admin")

@@ -1,0 +1,193 @@
+"""Configuration: one precedence order (command line > environment > ini > default), validated."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import INNER_INI
+from tests.xquik_server import XquikServer
+
+SHOW_SETTINGS = """
+import dataclasses
+from pytest_xquik.fixtures import xquik_session
+
+def test_show(pytestconfig):
+    settings = xquik_session(pytestconfig).settings
+    for name, value in dataclasses.asdict(settings).items():
+        print(f"SETTING {name}={value}")
+"""
+
+# setting: (ini name, environment variable, flag, value in ini, in env, on the command line)
+PRECEDENCE = {
+    "mode": ("xquik_mode", "XQUIK_MODE", "--xquik-mode", "live", "mock", "live"),
+    "base_url": (
+        "xquik_base_url",
+        "XQUIK_BASE_URL",
+        "--xquik-base-url",
+        "http://ini.test/api/v1",
+        "http://env.test/api/v1",
+        "http://cli.test/api/v1",
+    ),
+}
+
+
+def run_show(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    pytester.makepyfile(SHOW_SETTINGS)
+    return pytester.runpytest("-s", *args)
+
+
+@pytest.mark.parametrize("setting", sorted(PRECEDENCE))
+def test_the_command_line_beats_the_environment_which_beats_the_ini_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    monkeypatch.setenv("XQUIK_ADMIN_API_KEY", "xq_" + "0" * 64)
+    ini, env, flag, in_ini, in_env, on_cli = PRECEDENCE[setting]
+    pytester.makeini(INNER_INI + f"{ini} = {in_ini}\n")
+    run_show(pytester).stdout.fnmatch_lines([f"*SETTING {setting}={in_ini}"])
+    monkeypatch.setenv(env, in_env)
+    run_show(pytester).stdout.fnmatch_lines([f"*SETTING {setting}={in_env}"])
+    run_show(pytester, f"{flag}={on_cli}").stdout.fnmatch_lines([f"*SETTING {setting}={on_cli}"])
+
+
+@pytest.mark.parametrize(
+    ("ini", "value", "expected"),
+    [
+        ("xquik_mode", "mock", "mode=mock"),
+        ("xquik_base_url", "https://example.test/api/v1/", "base_url=https://example.test/api/v1"),
+        ("xquik_key_name_prefix", "team-ci", "key_name_prefix=team-ci"),
+        ("xquik_timeout", "2.5", "timeout=2.5"),
+        ("xquik_session_cookie_name", "__Host-xquik_session", "session_cookie_name=__Host-*"),
+    ],
+)
+def test_each_ini_option_is_read(
+    pytester: pytest.Pytester, ini: str, value: str, expected: str
+) -> None:
+    pytester.makeini(INNER_INI + f"{ini} = {value}\n")
+    run_show(pytester).stdout.fnmatch_lines([f"*SETTING {expected}"])
+
+
+def test_the_defaults(pytester: pytest.Pytester) -> None:
+    run_show(pytester).stdout.fnmatch_lines(
+        [
+            "*SETTING mode=mock",
+            "SETTING base_url=https://xquik.com/api/v1",
+            "SETTING key_name_prefix=pytest-xquik",
+            "SETTING timeout=30.0",
+            "SETTING session_cookie_name=session_token",
+        ]
+    )
+
+
+def test_ini_options_can_live_in_pyproject_toml(pytester: pytest.Pytester) -> None:
+    (pytester.path / "tox.ini").unlink()
+    pytester.makepyprojecttoml(
+        '[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = "function"\n'
+        'xquik_key_name_prefix = "from-pyproject"\n'
+    )
+    run_show(pytester).stdout.fnmatch_lines(["*SETTING key_name_prefix=from-pyproject"])
+
+
+@pytest.mark.parametrize(
+    ("args", "ini", "message"),
+    [
+        (
+            ["--xquik-mode=bogus"],
+            "",
+            "*xquik_mode = 'bogus' (from the command line --xquik-mode) is not valid: "
+            "expected 'mock' or 'live'.",
+        ),
+        (
+            [],
+            "xquik_mode = bogus",
+            "*xquik_mode = 'bogus' (from the ini file */tox.ini) is not valid: "
+            "expected 'mock' or 'live'.",
+        ),
+        (
+            ["-o", "xquik_timeout=-1"],
+            "",
+            "*xquik_timeout = '-1' (from the command line -o xquik_timeout) is not valid: "
+            "expected a positive number of seconds.",
+        ),
+        (
+            [],
+            "xquik_timeout = soon",
+            "*xquik_timeout = 'soon' (from the ini file *) is not valid: "
+            "expected a positive number of seconds.",
+        ),
+        (
+            ["--xquik-base-url=ftp://xquik.com/api/v1"],
+            "",
+            "*xquik_base_url = 'ftp://xquik.com/api/v1' (from the command line "
+            "--xquik-base-url) is not valid: expected an http:// or https:// URL with a host.",
+        ),
+        (
+            [],
+            "xquik_key_name_prefix = ci",
+            "*xquik_key_name_prefix = 'ci' (from the ini file *) is not valid: expected 4 to 40*",
+        ),
+        (
+            [],
+            "xquik_session_cookie_name = a b",
+            "*xquik_session_cookie_name = 'a b' (from the ini file *) is not valid: "
+            "expected a cookie name*",
+        ),
+    ],
+)
+def test_a_bad_value_is_a_usage_error_naming_option_source_value_and_what_is_allowed(
+    pytester: pytest.Pytester, args: list[str], ini: str, message: str
+) -> None:
+    pytester.makeini(INNER_INI + ini + "\n")
+    pytester.makepyfile("def test_never_runs(): pass")
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: pytest-xquik: {message}"])
+    result.stdout.no_fnmatch_line("*test_never_runs*")
+
+
+def test_a_bad_environment_value_names_the_variable(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XQUIK_BASE_URL", "not a url")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*xquik_base_url = 'not a url' (from the environment variable XQUIK_BASE_URL)*"]
+    )
+
+
+def test_live_mode_without_a_credential_stops_before_collection(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile("raise RuntimeError('collected')")
+    result = pytester.runpytest("--xquik-mode=live")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: pytest-xquik: live mode needs a management credential for the account, "
+            "and none is set. Set one of the environment variables XQUIK_ADMIN_API_KEY, "
+            "XQUIK_BEARER_TOKEN, XQUIK_SESSION_TOKEN (checked in that order), or run in "
+            "mock mode (--xquik-mode=mock)."
+        ]
+    )
+    assert "collected" not in result.stdout.str()
+
+
+def test_credentials_are_never_read_from_ini_files(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INNER_INI + "xquik_mode = live\nXQUIK_ADMIN_API_KEY = xq_" + "1" * 64 + "\n")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*live mode needs a management credential*"])
+
+
+def test_the_report_header_shows_mode_base_url_and_credential_kind_but_no_secret(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(
+        [
+            f"xquik: mode=live, base URL={live.base_url}, "
+            "credential=XQUIK_ADMIN_API_KEY (an API key sent as x-api-key), "
+            "key names=pytest-xquik *-*"
+        ]
+    )
+    assert live.admin_api_key[8:] not in result.stdout.str() + result.stderr.str()
