@@ -62,6 +62,7 @@ class RunSummary:
     revoked_at_end: int
     leaks: list[Leak]
     ledger_directory: Path
+    check_error: str = ""
 
     def lines(self, on_leak: str) -> list[str]:
         """The terminal-summary section."""
@@ -71,6 +72,11 @@ class RunSummary:
             f"run {self.run_id}: {self.created} key(s) created, {revoked} revoked{at_end}, "
             f"{len(self.leaks)} leaked"
         ]
+        if self.check_error:
+            lines.append(
+                f"The end-of-run check could not list the account's keys ({self.check_error}); "
+                f"run `{SWEEP_COMMAND}` to revoke any key of this run still active."
+            )
         if self.leaks:
             lines += [f"LEAKED {leak.describe()}" for leak in self.leaks]
             lines.append(
@@ -96,19 +102,14 @@ def check_run(admin: XquikAdmin, ledger: Ledger) -> RunSummary | None:
     try:
         listed = admin.list()
     except XquikError as error:
+        # Unchecked: the ledger files stay for the sweep; what they do not show revoked leaked.
         unchecked = [
-            Leak(
-                entry.id or "?",
-                entry.prefix or "?",
-                entry.name,
-                entry.test,
-                f"not checked: {error}",
-            )
+            Leak(entry.id or "?", entry.prefix or "?", entry.name, entry.test, "not revoked")
             for entry in entries
             if not entry.revoked
         ]
         created = sum(entry.id is not None for entry in entries)
-        return RunSummary(ledger.run_id, created, 0, unchecked, ledger.directory)
+        return RunSummary(ledger.run_id, created, 0, unchecked, ledger.directory, str(error))
     found = _matches(entries, listed)
     tests = {entry.name: entry.test for entry in entries}
     ids = {entry.id for entry in entries if entry.id} | {key.id for key in found}

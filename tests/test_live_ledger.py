@@ -188,3 +188,22 @@ def test_a_key_left_by_a_crashed_xdist_worker_is_revoked_at_the_end(
     result.stdout.fnmatch_lines(
         ["run *: 2 key(s) created, 2 revoked (1 at the end of the run), 0 leaked"]
     )
+
+
+def test_an_end_of_run_check_that_cannot_list_says_so_and_keeps_the_ledger(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makeini(INNER_INI + "xquik_max_retries = 0\n")
+    live.fail("GET", "/api-keys", 503)
+    pytester.makepyfile("def test_key(xquik_api_key): pass")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "run *: 1 key(s) created, 1 revoked, 0 leaked",
+            "The end-of-run check could not list the account's keys (list (GET /api-keys) "
+            "answered 503 internal_error*); run `pytest --xquik-mode=live --xquik-sweep`*",
+        ]
+    )
+    assert len(list(pytester.path.glob(".pytest_cache/d/xquik/*.jsonl"))) == 1
+    assert live.scratch_keys(active=True) == []

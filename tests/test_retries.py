@@ -1,4 +1,4 @@
-"""Live mode against a flaky service: retries, reconciliation of creates, clear errors."""
+"""A flaky service: retries, reconciliation of creates, clear errors (mostly in live mode)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,13 @@ from pytest_xquik.masking import SecretMasker
 from pytest_xquik.naming import KeyNamer
 from pytest_xquik.retry import RetryPolicy
 from tests.conftest import INNER_INI
-from tests.xquik_server import XquikServer, after_effect, drop_after_effect, slow_after_effect
+from tests.xquik_server import (
+    FaultAction,
+    XquikServer,
+    after_effect,
+    drop_after_effect,
+    slow_after_effect,
+)
 
 #: Inner runs retry without real waits.
 FAST_RETRIES = INNER_INI + "xquik_retry_backoff = 0.001\n"
@@ -110,10 +116,10 @@ def test_other_errors_are_not_retried(
     ids=["dropped connection", "503", "timeout"],
 )
 def test_a_key_made_by_a_create_that_failed_anyway_is_revoked_before_the_retry(
-    pytester: pytest.Pytester, live: XquikServer, fault: object
+    pytester: pytest.Pytester, live: XquikServer, fault: FaultAction
 ) -> None:
     pytester.makeini(FAST_RETRIES + "xquik_timeout = 0.5\n")
-    live.inject("POST", "/api-keys", fault)  # type: ignore[arg-type]
+    live.inject("POST", "/api-keys", fault)
     pytester.makepyfile(ONE_KEY)
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
@@ -121,6 +127,26 @@ def test_a_key_made_by_a_create_that_failed_anyway_is_revoked_before_the_retry(
     assert first.name == second.name  # one unique name, looked up after the failure
     assert live.scratch_keys(active=True) == []
     result.stdout.fnmatch_lines(["run *: 2 key(s) created, 2 revoked, 0 leaked"])
+
+
+def test_a_key_the_lookup_after_a_failed_create_missed_is_revoked_at_the_end(
+    pytester: pytest.Pytester, fast: XquikServer
+) -> None:
+    fast.inject("POST", "/api-keys", drop_after_effect)
+    fast.fail("GET", "/api-keys", 403, code="forbidden")
+    pytester.makepyfile(ONE_KEY)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*create (POST /api-keys) failed: RemoteProtocolError*The key may have been created "
+            "anyway, and finding or revoking it by its name 'pytest-xquik *' failed: list (GET "
+            "/api-keys) answered 403 forbidden*The end of the run looks for it again*",
+            "run *: 1 key(s) created, 1 revoked (1 at the end of the run), 0 leaked",
+        ]
+    )
+    assert fast.requests.count(POST) == 1
+    assert fast.scratch_keys(active=True) == []
 
 
 def test_a_key_made_by_a_create_answered_500_is_revoked_and_the_test_errors(
@@ -238,3 +264,16 @@ def test_revoke_takes_404_as_already_revoked_and_does_not_retry_it(
     assert xquik_server.requests.count(("DELETE", f"/api/v1/api-keys/{key.id}")) == 2
     with pytest.raises(XquikApiError, match="answered 400 invalid_id"):
         admin.revoke("not-a-number")
+
+
+def test_mock_mode_retries_without_waiting(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        def test_rate_limited(xquik_mock, xquik_api_key_factory):
+            xquik_mock.fail_next("create", 429, retry_after=30, times=3)
+            assert xquik_api_key_factory.create().id
+            assert [r.method for r in xquik_mock.requests] == ["POST"] * 4
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
