@@ -11,6 +11,7 @@ import pytest
 from pytest_xquik.admin import XquikAdmin
 from pytest_xquik.credentials import ManagementCredential
 from pytest_xquik.errors import XquikApiError
+from pytest_xquik.fake_api import FakeXquikApi
 from pytest_xquik.masking import SecretMasker
 from pytest_xquik.naming import KeyNamer
 from pytest_xquik.retry import RetryPolicy
@@ -147,6 +148,28 @@ def test_a_key_the_lookup_after_a_failed_create_missed_is_revoked_at_the_end(
     )
     assert fast.requests.count(POST) == 1
     assert fast.scratch_keys(active=True) == []
+
+
+def test_a_key_made_by_a_create_answered_with_an_undocumented_201_is_revoked(
+    pytester: pytest.Pytester, fast: XquikServer
+) -> None:
+    def garbled(request: httpx.Request, api: FakeXquikApi) -> httpx.Response:
+        api.handle(request)
+        return httpx.Response(201, json={"id": "1"})
+
+    fast.inject("POST", "/api-keys", garbled)
+    pytester.makepyfile(ONE_KEY)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*create (POST /api-keys) answered 201 (no error code): the body is not the "
+            "documented JSON*KeyError*",
+            "run *: 1 key(s) created, 1 revoked, 0 leaked",
+        ]
+    )
+    (key,) = fast.scratch_keys()
+    assert not key.is_active
 
 
 def test_a_key_made_by_a_create_answered_500_is_revoked_and_the_test_errors(
