@@ -182,27 +182,6 @@ def test_the_sweep_revokes_what_a_killed_run_left_and_spares_a_run_in_progress(
     assert list(ledger.glob("*.jsonl")) == []
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--xquik-sweep-older-than=2d"], "*xquik_sweep_older_than = '2d' (from the command line*"),
-        (["-o", "xquik_max_retries=-1"], "*xquik_max_retries = '-1' (from the command line -o*"),
-        (["-o", "xquik_retry_backoff=soon"], "*xquik_retry_backoff = 'soon'*0 or more*"),
-        (["-o", "xquik_retry_max_wait=-5"], "*xquik_retry_max_wait = '-5'*"),
-        (["-o", "xquik_on_leak=ignore"], "*xquik_on_leak = 'ignore'*expected 'fail' or 'warn'*"),
-        (["-o", "xquik_sweep_on_start=sometimes"], "*xquik_sweep_on_start*expected true or false*"),
-        (["-o", "xquik_key_name_prefix=pyt", "--xquik-sweep"], "*xquik_key_name_prefix = 'pyt'*"),
-    ],
-)
-def test_each_new_option_is_validated_at_start_up(
-    pytester: pytest.Pytester, live: XquikServer, args: list[str], message: str
-) -> None:
-    result = pytester.runpytest(*args)
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines([message])
-    assert live.requests == []
-
-
 def test_the_sweep_refuses_mock_mode(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--xquik-sweep")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
