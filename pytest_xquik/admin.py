@@ -155,9 +155,9 @@ class XquikAdmin:
             if ambiguous and reconcile is not None:
                 reconcile(failure)
             if wait is None or attempt == attempts:
-                logger.debug("%s: %s; not retried", label, failure)
+                logger.debug("%s; not retried", failure)
                 raise failure
-            logger.debug("%s: %s; retrying in %.3f s", label, failure, wait)
+            logger.debug("%s; retrying in %.3f s", failure, wait)
             self._retry.sleep(wait)
         raise AssertionError("unreachable: the last attempt returns or raises")
 

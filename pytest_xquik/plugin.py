@@ -43,15 +43,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_cmdline_main(config: pytest.Config) -> int | pytest.ExitCode | None:
-    sweep = config.option.xquik_sweep or config.option.xquik_sweep_dry_run
     # An xdist worker (started for nothing, since the controller runs no test) does not sweep.
-    if sweep and not config.option.help and not hasattr(config, "workerinput"):
+    if _sweeping(config) and not config.option.help and not hasattr(config, "workerinput"):
         # wrap_session is private, but it is how pytest's own --cache-show runs a command
         # in a configured session (hooks, terminal output, exit status) without tests.
         from _pytest.main import wrap_session
 
         return wrap_session(config, _sweep_command)
     return None
+
+
+def _sweeping(config: pytest.Config) -> bool:
+    return bool(config.option.xquik_sweep or config.option.xquik_sweep_dry_run)
 
 
 def _sweep_command(config: pytest.Config, session: pytest.Session) -> pytest.ExitCode:
@@ -118,7 +121,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         settings.mode == "live"
         and settings.sweep_on_start
         and not hasattr(config, "workerinput")
-        and not (config.option.xquik_sweep or config.option.xquik_sweep_dry_run)
+        and not _sweeping(config)
     ):
         _sweep(config, dry_run=False)
 

@@ -3,7 +3,8 @@
 Retried: 429 (after its ``Retry-After``), 502, 503, 504, connection errors
 and timeouts. Everything else (other 4xx, 500) fails at once. A failure is
 *ambiguous* when the service may have acted on the request although no
-answer arrived: a 5xx, or a connection lost after the request was sent.
+usable answer arrived: a 5xx, a 2xx whose body is not the documented JSON, or
+a connection lost after the request was sent.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def is_ambiguous(status: int | None, error: httpx.HTTPError | None = None) -> bo
     """Whether the service may have done what was asked although the call failed."""
     if error is not None:
         return isinstance(error, httpx.TransportError) and not isinstance(error, _NOT_SENT)
-    return status is not None and status >= 500
+    # A 5xx may come after the work was done; a 2xx whose body cannot be read says it was.
+    return status is not None and (status >= 500 or 200 <= status < 300)
 
 
 def retry_after(response: httpx.Response, body: object) -> float | None:

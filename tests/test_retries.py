@@ -152,23 +152,30 @@ def test_a_key_the_lookup_after_a_failed_create_missed_is_revoked_at_the_end(
 def test_a_key_made_by_a_create_answered_with_an_undocumented_201_is_revoked(
     pytester: pytest.Pytester, fast: XquikServer
 ) -> None:
-    def garbled(request: httpx.Request, api: FakeXquikApi) -> httpx.Response:
+    def missing_fields(request: httpx.Request, api: FakeXquikApi) -> httpx.Response:
         api.handle(request)
         return httpx.Response(201, json={"id": "1"})
 
-    fast.inject("POST", "/api-keys", garbled)
-    pytester.makepyfile(ONE_KEY)
+    def not_json(request: httpx.Request, api: FakeXquikApi) -> httpx.Response:
+        api.handle(request)
+        return httpx.Response(201, text="<html>Created</html>")
+
+    fast.inject("POST", "/api-keys", missing_fields)
+    fast.inject("POST", "/api-keys", not_json)
+    pytester.makepyfile(ONE_KEY.replace("test_uses_key", "test_second_key") + ONE_KEY)
     result = pytester.runpytest()
-    result.assert_outcomes(errors=1)
+    result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(
         [
             "*create (POST /api-keys) answered 201 (no error code): the body is not the "
             "documented JSON*KeyError*",
-            "run *: 1 key(s) created, 1 revoked, 0 leaked",
+            "*create (POST /api-keys) answered 201 (no error code): the body is not the "
+            "documented JSON: '<html>Created</html>'*",
+            "run *: 2 key(s) created, 2 revoked, 0 leaked",
         ]
     )
-    (key,) = fast.scratch_keys()
-    assert not key.is_active
+    assert len(fast.scratch_keys()) == 2
+    assert fast.scratch_keys(active=True) == []
 
 
 def test_a_key_made_by_a_create_answered_500_is_revoked_and_the_test_errors(
@@ -209,7 +216,7 @@ def test_each_attempt_is_logged_at_debug_without_secrets(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(
         [
-            "*create (POST /api-keys): create (POST /api-keys) answered 503*retrying in *",
+            "*create (POST /api-keys) answered 503*; retrying in *",
             "*create (POST /api-keys, attempt 2 of 4): 201*",
             "*revoke (DELETE /api-keys/*): 200*",
         ]
