@@ -1,7 +1,9 @@
 """The ledger: every key a live run creates, on disk before its test gets it.
 
 One JSON-lines file per process (``<run id>-<xdist worker id or main>.jsonl``)
-in pytest's cache directory, appended to and flushed to disk at each event:
+in pytest's cache directory, appended to and flushed at each event, so that
+a killed process loses nothing (``creating`` is also fsynced, so that even
+after a machine crash every key can be found by its name):
 
 - ``creating``: a key is about to be created, with its unique name and test;
 - ``created``: the service made it: id, prefix, name, test (never the secret);
@@ -72,7 +74,7 @@ class Ledger:
 
     def creating(self, name: str, test: str) -> None:
         """Record that a key named ``name`` is about to be created for ``test``."""
-        self._write({"event": "creating", "name": name, "test": test, "at": _now()})
+        self._write({"event": "creating", "name": name, "test": test, "at": _now()}, sync=True)
 
     def created(self, key_id: str, prefix: str, name: str, test: str) -> None:
         """Record that key ``key_id`` exists (its secret is never written)."""
@@ -101,14 +103,15 @@ class Ledger:
             self._file.close()
             self._file = None
 
-    def _write(self, record: dict[str, Any]) -> None:
+    def _write(self, record: dict[str, Any], sync: bool = False) -> None:
         if self._file is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
             _try_lock(self._file, exclusive=True)
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
-        os.fsync(self._file.fileno())
+        if sync:  # the name alone finds the key later; the other events only save a lookup
+            os.fsync(self._file.fileno())
 
 
 @dataclasses.dataclass

@@ -181,7 +181,7 @@ def test_a_key_left_by_a_crashed_xdist_worker_is_revoked_at_the_end(
             pass
         """
     )
-    result = pytester.runpytest_subprocess("-n", "2")
+    result = pytester.runpytest_subprocess("-n", "1")
     result.assert_outcomes(passed=1, failed=1)
     assert len(live.scratch_keys()) == 2
     assert live.scratch_keys(active=True) == []

@@ -162,7 +162,7 @@ def test_the_sweep_revokes_what_a_killed_run_left_and_spares_a_run_in_progress(
         )
         (key,) = live.scratch_keys(active=True)
         # The run is in progress and its key young: the sweep leaves both alone.
-        spared = pytester.runpytest_subprocess("--xquik-sweep")
+        spared = pytester.runpytest("--xquik-sweep")
         spared.stdout.fnmatch_lines(["pytest-xquik sweep: revoked 0 key(s)"])
         assert key.is_active
         os.kill(run.pid, signal.SIGKILL)
@@ -170,7 +170,7 @@ def test_the_sweep_revokes_what_a_killed_run_left_and_spares_a_run_in_progress(
         run.kill()
         run.wait()
     assert key.is_active  # nothing ran its teardown
-    result = pytester.runpytest_subprocess("--xquik-sweep")
+    result = pytester.runpytest("--xquik-sweep")
     assert result.ret == 0
     result.stdout.fnmatch_lines(
         [
