@@ -146,48 +146,34 @@ def test_xquik_on_leak_warn_reports_a_leak_without_failing_the_run(
     assert len(live.scratch_keys(active=True)) == 1
 
 
-def test_xdist_workers_keys_are_counted_once_by_the_controller(
-    pytester: pytest.Pytester, live: XquikServer
-) -> None:
-    pytester.makepyfile(
-        """
-        import pytest
-
-        @pytest.mark.parametrize("n", range(4))
-        def test_key(xquik_api_key, n):
-            assert xquik_api_key.id
-        """
-    )
-    result = pytester.runpytest_subprocess("-n", "2")
-    result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["run *: 4 key(s) created, 4 revoked, 0 leaked"])
-    methods = sorted(method for method, _ in live.requests)
-    assert methods == ["DELETE"] * 4 + ["GET"] + ["POST"] * 4
-    assert live.connections <= 3  # one per process: two workers and the controller
-    assert live.scratch_keys(active=True) == []
-
-
-def test_a_key_left_by_a_crashed_xdist_worker_is_revoked_at_the_end(
+def test_the_controller_counts_every_xdist_workers_keys_and_revokes_a_crashed_ones(
     pytester: pytest.Pytester, live: XquikServer
 ) -> None:
     pytester.makepyfile(
         """
         import os
+        import pytest
+
+        @pytest.mark.parametrize("n", range(3))
+        def test_key(xquik_api_key, n):
+            assert xquik_api_key.id
 
         def test_crashes(xquik_api_key):
             os._exit(1)
-
-        def test_fine(xquik_api_key):
-            pass
         """
     )
-    result = pytester.runpytest_subprocess("-n", "1")
-    result.assert_outcomes(passed=1, failed=1)
-    assert len(live.scratch_keys()) == 2
-    assert live.scratch_keys(active=True) == []
+    result = pytester.runpytest_subprocess("-n", "2")
+    result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(
-        ["run *: 2 key(s) created, 2 revoked (1 at the end of the run), 0 leaked"]
+        ["run *: 4 key(s) created, 4 revoked (1 at the end of the run), 0 leaked"]
     )
+    # Two requests per key (the crashed worker's revoke made by the controller), one list.
+    methods = sorted(method for method, _ in live.requests)
+    assert methods == ["DELETE"] * 4 + ["GET"] + ["POST"] * 4
+    # One connection per process: two workers, the crashed one's replacement, the controller.
+    assert live.connections <= 4
+    assert len(live.scratch_keys()) == 4
+    assert live.scratch_keys(active=True) == []
 
 
 def test_an_end_of_run_check_that_cannot_list_says_so_and_keeps_the_ledger(
