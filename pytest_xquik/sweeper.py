@@ -59,6 +59,7 @@ class RunSummary:
 
     run_id: str
     created: int
+    revoked: int
     revoked_at_end: int
     leaks: list[Leak]
     ledger_directory: Path
@@ -66,10 +67,9 @@ class RunSummary:
 
     def lines(self, on_leak: str) -> list[str]:
         """The terminal-summary section."""
-        revoked = self.created - len(self.leaks)
         at_end = f" ({self.revoked_at_end} at the end of the run)" if self.revoked_at_end else ""
         lines = [
-            f"run {self.run_id}: {self.created} key(s) created, {revoked} revoked{at_end}, "
+            f"run {self.run_id}: {self.created} key(s) created, {self.revoked} revoked{at_end}, "
             f"{len(self.leaks)} leaked"
         ]
         if self.check_error:
@@ -109,7 +109,10 @@ def check_run(admin: XquikAdmin, ledger: Ledger) -> RunSummary | None:
             if not entry.revoked
         ]
         created = sum(entry.id is not None for entry in entries)
-        return RunSummary(ledger.run_id, created, 0, unchecked, ledger.directory, str(error))
+        revoked = sum(entry.revoked for entry in entries)
+        return RunSummary(
+            ledger.run_id, created, revoked, 0, unchecked, ledger.directory, str(error)
+        )
     found = _matches(entries, listed)
     tests = {entry.name: entry.test for entry in entries}
     ids = {entry.id for entry in entries if entry.id} | {key.id for key in found}
@@ -127,7 +130,10 @@ def check_run(admin: XquikAdmin, ledger: Ledger) -> RunSummary | None:
     if not leaks:
         ledger.close()
         remove(ledger.run_files())  # with this process's, which may be new
-    return RunSummary(ledger.run_id, len(ids), revoked_at_end, leaks, ledger.directory)
+    created = len(ids)
+    return RunSummary(
+        ledger.run_id, created, created - len(leaks), revoked_at_end, leaks, ledger.directory
+    )
 
 
 def _age(seconds: float) -> str:
