@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -197,3 +198,28 @@ def test_the_sweep_under_xdist_runs_once(
     result.stdout.fnmatch_lines(["pytest-xquik sweep: revoked 1 key(s)"])
     assert live.requests.count(("GET", "/api/v1/api-keys")) == 1
     assert _active(account) == {"fresh", "foreign", "lookalike"}
+
+
+def test_the_sweep_revokes_young_keys_a_finished_runs_ledger_records(
+    pytester: pytest.Pytester, live: XquikServer, account: dict[str, FakeKey]
+) -> None:
+    answered = _aged(live, "pytest-xquik 5e5e5e5e-1 test_a.py::test_a", timedelta(minutes=1))
+    unanswered = _aged(live, "pytest-xquik 5e5e5e5e-2 test_a.py::test_b", timedelta(minutes=1))
+    ledger = pytester.mkdir(".pytest_cache").joinpath("d", "xquik")
+    ledger.mkdir(parents=True)
+    records = [
+        {"event": "creating", "name": answered.name, "test": "test_a.py::test_a"},
+        {"event": "created", "id": answered.id, "prefix": answered.prefix,
+         "name": answered.name, "test": "test_a.py::test_a"},
+        # The run was killed before the answer to this create arrived.
+        {"event": "creating", "name": unanswered.name, "test": "test_a.py::test_b"},
+    ]  # fmt: skip
+    lines = [json.dumps(record) for record in records]
+    ledger.joinpath("5e5e5e5e-main.jsonl").write_text("\n".join(lines) + '\n{"event": "crea')
+    result = pytester.runpytest("--xquik-sweep")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["pytest-xquik sweep: revoked 3 key(s)"])
+    assert not answered.is_active
+    assert not unanswered.is_active
+    assert _active(account) == {"fresh", "foreign", "lookalike"}
+    assert list(ledger.iterdir()) == []
