@@ -58,7 +58,7 @@ def _sweeping(config: pytest.Config) -> bool:
 
 
 def _sweep_command(config: pytest.Config, session: pytest.Session) -> pytest.ExitCode:
-    if xquik_session(config).ledger is None:
+    if xquik_session(config).is_mock:
         raise pytest.UsageError(
             "pytest-xquik: --xquik-sweep revokes keys on the real service, and this run is in "
             "mock mode. Add --xquik-mode=live (or set XQUIK_MODE=live) with the management "
