@@ -29,6 +29,8 @@ from typing import IO, Any
 
 import pytest
 
+from pytest_xquik.errors import XquikError
+
 DIRECTORY_NAME = "xquik"
 
 
@@ -41,7 +43,8 @@ def ledger_directory(config: pytest.Config) -> Path:
     # The cache provider sets ``config.cache`` in its pytest_configure; without it there is none.
     cache: pytest.Cache | None = getattr(config, "cache", None)
     if cache is not None:
-        return cache.mkdir(DIRECTORY_NAME)
+        with contextlib.suppress(OSError):  # not writable: the first key says so
+            return cache.mkdir(DIRECTORY_NAME)
     return config.rootpath / ".pytest_cache" / "d" / DIRECTORY_NAME
 
 
@@ -104,14 +107,22 @@ class Ledger:
             self._file = None
 
     def _write(self, record: dict[str, Any], sync: bool = False) -> None:
-        if self._file is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
-            _try_lock(self._file, exclusive=True)
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._file.flush()
-        if sync:  # the name alone finds the key later; the other events only save a lookup
-            os.fsync(self._file.fileno())
+        try:
+            if self._file is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                self._file = self.path.open("a", encoding="utf-8")
+                _try_lock(self._file, exclusive=True)
+            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._file.flush()
+            if sync:  # the name alone finds the key later; the other events only save a lookup
+                os.fsync(self._file.fileno())
+        except OSError as error:
+            raise XquikError(
+                f"pytest-xquik cannot write its ledger {self.path} ({error}). Live mode "
+                "records every key there before a test gets it, so that none can be lost; "
+                "make the directory writable, or set pytest's cache_dir (-o cache_dir=...) "
+                "to a writable place."
+            ) from None
 
 
 @dataclasses.dataclass

@@ -193,3 +193,16 @@ def test_an_end_of_run_check_that_cannot_list_says_so_and_keeps_the_ledger(
     )
     assert len(list(pytester.path.glob(".pytest_cache/d/xquik/*.jsonl"))) == 1
     assert live.scratch_keys(active=True) == []
+
+
+def test_a_ledger_that_cannot_be_written_stops_the_key_before_it_is_created(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.path.joinpath(".pytest_cache").write_text("a file where the directory should be")
+    pytester.makepyfile("def test_key(xquik_api_key): pass")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*pytest-xquik cannot write its ledger */.pytest_cache/d/xquik/*.jsonl*cache_dir*"]
+    )
+    assert live.requests == []
