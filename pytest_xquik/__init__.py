@@ -1,20 +1,26 @@
 """pytest-xquik: disposable Xquik API keys for pytest.
 
 Fixtures (enabled by installing the package): ``xquik_api_key``,
-``xquik_api_key_factory``, ``xquik_client``, ``xquik_admin``, ``xquik_mock``.
+``xquik_api_key_factory``, ``xquik_client``, ``xquik_admin``, ``xquik_mock``,
+``xquik_async_client``, ``xquik_async_api_key_factory``; ``api_key_fixture()``
+declares key fixtures of wider scopes.
 The names below are for type hints and for tests that manage keys themselves.
 """
 
 from __future__ import annotations
 
 from pytest_xquik.admin import XquikAdmin
+from pytest_xquik.aio import AsyncScratchKeyFactory
 from pytest_xquik.errors import XquikApiError, XquikError, XquikRevokeError
 from pytest_xquik.factory import ScratchKeyFactory
 from pytest_xquik.fake_api import FakeKey, FakeXquikApi
 from pytest_xquik.keys import ApiKeyInfo, ScratchKey, SecretKey
+from pytest_xquik.markers import XquikOptions
+from pytest_xquik.scopes import api_key_fixture
 
 __all__ = [
     "ApiKeyInfo",
+    "AsyncScratchKeyFactory",
     "FakeKey",
     "FakeXquikApi",
     "ScratchKey",
@@ -23,5 +29,7 @@ __all__ = [
     "XquikAdmin",
     "XquikApiError",
     "XquikError",
+    "XquikOptions",
     "XquikRevokeError",
+    "api_key_fixture",
 ]

@@ -27,6 +27,9 @@ import httpx
 KEY_LIMIT = 100
 Call = Literal["create", "list", "revoke"]
 CALLS: tuple[Call, ...] = ("create", "list", "revoke")
+#: Faults that are not an answer: the call times out, or the connection drops.
+TransportFault = Literal["timeout", "disconnect"]
+TRANSPORT_FAULTS: tuple[TransportFault, ...] = ("timeout", "disconnect")
 RouteHandler = Callable[[httpx.Request], httpx.Response]
 
 _UNAUTHENTICATED_HEADERS = {
@@ -108,14 +111,21 @@ class FakeKey:
 
 @dataclasses.dataclass(frozen=True)
 class Fault:
-    """How one create, list or revoke call is made to fail."""
+    """How one create, list or revoke call is made to fail: a status, or a transport error."""
 
-    status: int
+    status: int | TransportFault
     code: str | None = None
     retry_after: int | None = None
 
-    def response(self) -> httpx.Response:
-        """The error response this fault answers with."""
+    def response(self, request: httpx.Request) -> httpx.Response:
+        """The error response of this fault; a transport fault raises httpx's error instead."""
+        if self.status == "timeout":
+            raise httpx.ReadTimeout("timed out (a fault injected by pytest-xquik)", request=request)
+        if self.status == "disconnect":
+            raise httpx.RemoteProtocolError(
+                "Server disconnected without sending a response (a fault injected by pytest-xquik)",
+                request=request,
+            )
         fields: dict[str, Any] = {}
         if self.retry_after is not None:
             fields["retryAfter"] = self.retry_after
@@ -203,22 +213,39 @@ class FakeXquikApi:
     def fail_next(
         self,
         call: Call,
-        status: int,
+        status: int | TransportFault,
         *,
         times: int = 1,
         code: str | None = None,
         retry_after: int | None = None,
-    ) -> None:
+    ) -> builtins.list[Fault]:
         """Make the next ``times`` ``call`` requests (create, list or revoke) answer ``status``.
 
         ``code`` is the API error code in the body (the usual one for the
         status by default); ``retry_after`` adds a ``Retry-After`` header and
-        ``retryAfter`` body field, as the service sends with 429.
+        ``retryAfter`` body field, as the service sends with 429. A
+        ``status`` of ``"timeout"`` or ``"disconnect"`` makes the call raise
+        ``httpx.ReadTimeout`` or ``httpx.RemoteProtocolError`` instead, with
+        no effect on the service. Returns the faults queued (see :meth:`withdraw`).
         """
         if call not in CALLS:
             raise ValueError(f"fail_next() takes one of {', '.join(CALLS)}, not {call!r}")
+        if isinstance(status, str) and status not in TRANSPORT_FAULTS:
+            raise ValueError(
+                f"fail_next() takes an HTTP status or one of {', '.join(TRANSPORT_FAULTS)}, "
+                f"not {status!r}"
+            )
+        faults = [Fault(status, code, retry_after) for _ in range(times)]
         with self._lock:
-            self._faults[call].extend([Fault(status, code, retry_after)] * times)
+            self._faults[call].extend(faults)
+        return faults
+
+    def withdraw(self, faults: Iterable[Fault]) -> None:
+        """Drop those of ``faults`` (as :meth:`fail_next` returned them) that are still pending."""
+        gone = {id(fault) for fault in faults}
+        with self._lock:
+            for call, queue in self._faults.items():
+                self._faults[call] = deque(fault for fault in queue if id(fault) not in gone)
 
     def add_key(self, name: str = "Default") -> FakeKey:
         """Create a key directly in the service's state (as another client would)."""
@@ -281,12 +308,12 @@ class FakeXquikApi:
                 return error_response(401, "unauthenticated")
             method = request.method.upper()
             if path == "/api-keys" and method == "POST":
-                return self._fault("create") or self._create(request)
+                return self._fault("create", request) or self._create(request)
             if path == "/api-keys" and method == "GET":
-                return self._fault("list") or self._list()
+                return self._fault("list", request) or self._list()
             match = re.fullmatch(r"/api-keys/([^/]+)", path)
             if match and method == "DELETE":
-                return self._fault("revoke") or self._revoke(match.group(1))
+                return self._fault("revoke", request) or self._revoke(match.group(1))
             if path == "/account" and method == "GET":
                 return httpx.Response(200, json=_account())
             handler = self._routes.get((method, path))
@@ -315,9 +342,9 @@ class FakeXquikApi:
         session = _cookie(headers.get("cookie", ""), self._cookie_name)
         return session is not None and session in self._admin_tokens
 
-    def _fault(self, call: Call) -> httpx.Response | None:
+    def _fault(self, call: Call, request: httpx.Request) -> httpx.Response | None:
         faults = self._faults[call]
-        return faults.popleft().response() if faults else None
+        return faults.popleft().response(request) if faults else None
 
     def _create(self, request: httpx.Request) -> httpx.Response:
         try:

@@ -11,6 +11,7 @@ from pytest_xquik.admin import XquikAdmin
 from pytest_xquik.factory import ScratchKeyFactory
 from pytest_xquik.fake_api import FakeXquikApi
 from pytest_xquik.keys import ScratchKey
+from pytest_xquik.markers import xquik_options
 from pytest_xquik.session import XquikSession
 
 SESSION = pytest.StashKey[XquikSession]()
@@ -24,14 +25,8 @@ def xquik_session(config: pytest.Config) -> XquikSession:
 @pytest.fixture
 def _xquik_fake(pytestconfig: pytest.Config) -> Iterator[FakeXquikApi | None]:
     """In mock mode, the fake API, intercepting httpx for this test; ``None`` in live mode."""
-    session = xquik_session(pytestconfig)
-    if not session.is_mock:
-        yield None
-        return
-    interceptor = session.intercept()
-    with session.fake.scope() as fake:
+    with xquik_session(pytestconfig).fake_scope() as fake:
         yield fake
-    interceptor.forget_calls()
 
 
 @pytest.fixture
@@ -43,7 +38,8 @@ def xquik_mock(_xquik_fake: FakeXquikApi | None) -> FakeXquikApi:
     answers; other hosts are untouched. Look at ``.keys``, ``.active_keys``
     and ``.requests``; serve other endpoints with
     ``.route("GET", "/path", json=...)``; make calls fail with
-    ``.fail_next("create" | "list" | "revoke", status, times=1)``.
+    ``.fail_next("create" | "list" | "revoke", status, times=1)``, where
+    ``status`` may also be ``"timeout"`` or ``"disconnect"``.
     In live mode, a test requesting it is skipped.
     """
     if _xquik_fake is None:
@@ -82,20 +78,24 @@ def xquik_api_key_factory(
 
 
 @pytest.fixture
-def xquik_api_key(xquik_api_key_factory: ScratchKeyFactory) -> ScratchKey:
+def xquik_api_key(
+    request: pytest.FixtureRequest, xquik_api_key_factory: ScratchKeyFactory
+) -> ScratchKey:
     """A fresh scratch API key (``ScratchKey``), revoked after the test.
 
     ``.full_key`` is the secret (a ``str``; its repr shows only the prefix),
     ``.headers`` is ``{"x-api-key": full_key}``; also ``.id``, ``.name``,
-    ``.prefix`` and ``.created_at``.
+    ``.prefix`` and ``.created_at``. ``@pytest.mark.xquik(name=...)`` names it.
     """
     __tracebackhide__ = True
-    return xquik_api_key_factory.create()
+    return xquik_api_key_factory.create(xquik_options(request.node).name)
 
 
 @pytest.fixture
 def xquik_client(
-    pytestconfig: pytest.Config, xquik_api_key_factory: ScratchKeyFactory
+    request: pytest.FixtureRequest,
+    pytestconfig: pytest.Config,
+    xquik_api_key_factory: ScratchKeyFactory,
 ) -> Iterator[httpx.Client]:
     """An ``httpx.Client`` for the base URL, authenticated as its own scratch key.
 
@@ -103,7 +103,7 @@ def xquik_client(
     closed and its key revoked after the test.
     """
     __tracebackhide__ = True
-    key = xquik_api_key_factory.create()
+    key = xquik_api_key_factory.create(xquik_options(request.node).name)
     options = xquik_session(pytestconfig).client_options(key.headers)
     with httpx.Client(**options) as client:
         yield client

@@ -26,13 +26,19 @@ class Interceptor:
         self._router: respx.MockRouter | None = None
 
     def start(self) -> None:
-        """Start patching, once; later calls do nothing."""
-        if self._router is not None:
-            return
-        router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
-        router.route().mock(side_effect=self._dispatch)
-        router.start()
-        self._router = router
+        """Start patching (once), and be the first router respx asks."""
+        if self._router is None:
+            router = respx.MockRouter(assert_all_called=False, assert_all_mocked=True)
+            router.route().mock(side_effect=self._dispatch)
+            router.start()
+            self._router = router
+        # respx asks its routers in the order they started, and a test's own
+        # router may answer everything (``respx_mock`` with assert_all_mocked=False
+        # answers 200): ours, which answers only the base URL, goes first. respx
+        # has no public way to order routers, hence ``Mocker.routers``.
+        routers = HTTPCoreMocker.routers
+        routers.remove(self._router)
+        routers.insert(0, self._router)
 
     def stop(self) -> None:
         """Stop patching httpx."""

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Generator
-from typing import Any
 
 import pytest
 
+from pytest_xquik.aio import (
+    _xquik_async_client_anyio,
+    _xquik_async_client_asyncio,
+    xquik_async_api_key_factory,
+    xquik_async_client,
+)
+from pytest_xquik.coexist import leave_base_url_to_xquik
 from pytest_xquik.credentials import credential_from_env, missing_credential_message
 from pytest_xquik.fixtures import (
     SESSION,
@@ -20,6 +27,7 @@ from pytest_xquik.fixtures import (
     xquik_session,
 )
 from pytest_xquik.ledger import Ledger, ledger_directory
+from pytest_xquik.markers import check_markers, injected_faults, register_markers, skip_inapplicable
 from pytest_xquik.masking import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
 from pytest_xquik.session import XquikSession
@@ -29,10 +37,14 @@ from pytest_xquik.sweeper import RunSummary, check_run, sweep_account
 SUMMARY = pytest.StashKey[RunSummary]()
 
 __all__ = [
+    "_xquik_async_client_anyio",
+    "_xquik_async_client_asyncio",
     "_xquik_fake",
     "xquik_admin",
     "xquik_api_key",
     "xquik_api_key_factory",
+    "xquik_async_api_key_factory",
+    "xquik_async_client",
     "xquik_client",
     "xquik_mock",
 ]
@@ -81,27 +93,24 @@ def pytest_configure(config: pytest.Config) -> None:
         credential = credential_from_env(os.environ, settings.session_cookie_name)
         if credential is None:
             raise pytest.UsageError(missing_credential_message())
-    # pytest-xdist gives every worker the controller's run id (see _XdistHooks) and its own id.
+    # pytest-xdist gives every worker the controller's run id and its own worker id.
     workerinput = getattr(config, "workerinput", None)
-    run_id = workerinput["xquik_run_id"] if workerinput else new_run_id()
+    run_id = workerinput["testrunuid"][:8] if workerinput else _controller_run_id(config)
     worker = workerinput["workerid"] if workerinput else None
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(_XdistHooks(run_id))
     namer = KeyNamer(settings.key_name_prefix, run_id, worker)
     ledger = Ledger(ledger_directory(config), run_id, worker) if credential else None
     config.stash[SESSION] = XquikSession(settings, credential, namer, SecretMasker(), ledger)
+    register_markers(config)
 
 
-class _XdistHooks:
-    """pytest-xdist's hooks; registered only when it is installed, since pytest rejects
-    implementations of hooks it does not know."""
-
-    def __init__(self, run_id: str) -> None:
-        self.run_id = run_id
-
-    def pytest_configure_node(self, node: Any) -> None:
-        """Share the run id with each worker, so that the controller finds their keys."""
-        node.workerinput["xquik_run_id"] = self.run_id
+def _controller_run_id(config: pytest.Config) -> str:
+    """The run id; with pytest-xdist, the one its workers get (xdist's ``--testrunuid``)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return new_run_id()
+    if config.getoption("testrunuid") is None:
+        # xdist reads the option when it starts the workers, after this hook.
+        config.option.testrunuid = uuid.uuid4().hex
+    return str(config.getoption("testrunuid"))[:8]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -127,6 +136,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> Generator[None, object, object]:
+    collected = yield
+    check_markers(collected)
+    return collected
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    session = xquik_session(config)
+    skip_inapplicable(items, session)
+    leave_base_url_to_xquik(items, session)
+
+
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
     namer = xquik_session(item.config).namer
     namer.test = item.nodeid
@@ -134,6 +158,12 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
         return (yield)
     finally:
         namer.test = None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    with injected_faults(item, xquik_session(item.config)):
+        yield
 
 
 @pytest.hookimpl(trylast=True)  # after the runner's teardown of the remaining fixtures

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import secrets
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -62,11 +64,22 @@ class XquikSession:
         )
 
     def intercept(self) -> Interceptor:
-        """Start (once) routing the process's httpx traffic for the base URL to the fake API."""
+        """Route the process's httpx traffic for the base URL to the fake API, first of all."""
         if self._interceptor is None:
             self._interceptor = Interceptor(self.fake)
-            self._interceptor.start()
+        self._interceptor.start()
         return self._interceptor
+
+    @contextmanager
+    def fake_scope(self) -> Iterator[FakeXquikApi | None]:
+        """In mock mode, intercept and use the fake API for one fixture's scope; else ``None``."""
+        if not self.is_mock:
+            yield None
+            return
+        interceptor = self.intercept()
+        with self.fake.scope() as fake:
+            yield fake
+        interceptor.forget_calls()
 
     @cached_property
     def _ssl_context(self) -> ssl.SSLContext:

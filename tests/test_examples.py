@@ -20,7 +20,7 @@ def copy_examples(pytester: pytest.Pytester) -> None:
 
 def test_the_example_suite_passes_in_mock_mode(pytester: pytest.Pytester) -> None:
     copy_examples(pytester)
-    pytester.runpytest_subprocess().assert_outcomes(passed=4)
+    pytester.runpytest_subprocess().assert_outcomes(passed=6)
 
 
 def test_the_example_suite_passes_in_live_mode_and_leaves_no_key(
@@ -28,8 +28,8 @@ def test_the_example_suite_passes_in_live_mode_and_leaves_no_key(
 ) -> None:
     copy_examples(pytester)
     result = pytester.runpytest_subprocess("-rs")
-    result.assert_outcomes(passed=3, skipped=1)
+    result.assert_outcomes(passed=5, skipped=1)
     result.stdout.fnmatch_lines(["SKIPPED * xquik_mock exists only in mock mode*"])
-    assert len(live.scratch_keys()) == 3
+    assert len(live.scratch_keys()) == 5
     assert live.scratch_keys(active=True) == []
     assert all(key.name.startswith("example-app ") for key in live.scratch_keys())

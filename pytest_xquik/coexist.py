@@ -1,0 +1,55 @@
+"""Living beside pytest-httpx: the base URL stays the plugin's, every other host httpx_mock's.
+
+pytest-httpx's ``httpx_mock`` patches httpx's transports above respx, so
+without help it would answer (or refuse) the requests meant for Xquik: the
+fixtures' own management calls in live mode, and the code under test's calls
+to the fake in mock mode. For each test that uses both, the plugin adds an
+``httpx_mock(should_mock=...)`` marker, closest to the test, that keeps
+whatever the test's own ``httpx_mock`` markers say for other hosts and leaves
+the base URL to pytest-xquik. (respx's ``respx_mock`` needs no help: see
+:mod:`pytest_xquik.intercept`.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import cast
+
+import httpx
+import pytest
+
+from pytest_xquik.session import XquikSession
+
+#: Every test using pytest-xquik's keys or mock depends on one of these (the
+#: async client requests its dependencies only when it runs).
+_PLUGIN_FIXTURES = frozenset({"xquik_admin", "_xquik_fake", "xquik_async_client"})
+ShouldMock = Callable[[httpx.Request], bool]
+
+
+def _mock_everything(request: httpx.Request) -> bool:
+    return True
+
+
+def leave_base_url_to_xquik(items: Sequence[pytest.Item], session: XquikSession) -> None:
+    """Mark the tests using both ``httpx_mock`` and a pytest-xquik fixture (see the module)."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "httpx_mock" not in names or not names & _PLUGIN_FIXTURES:
+            continue
+        # pytest-httpx merges its markers the same way: the closest wins, key by key.
+        options: dict[str, object] = {}
+        for mark in item.iter_markers("httpx_mock"):
+            options = {**mark.kwargs, **options}
+        should_mock = cast(ShouldMock, options.get("should_mock", _mock_everything))
+        marker = pytest.mark.httpx_mock(should_mock=_unless_xquik(session, should_mock))
+        item.add_marker(marker, append=False)
+
+
+def _unless_xquik(session: XquikSession, should_mock: ShouldMock) -> ShouldMock:
+    def decide(request: httpx.Request) -> bool:
+        # The fake knows what lies under the base URL (in live mode too, where it serves nothing).
+        if session.fake.owns(request.url):
+            return False
+        return should_mock(request)
+
+    return decide

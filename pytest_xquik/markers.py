@@ -1,0 +1,172 @@
+"""The ``xquik`` and ``xquik_live`` markers: per-test options, fault injection, live-only tests.
+
+``@pytest.mark.xquik(name=..., fail_create=..., fail_list=..., fail_revoke=..., retry_after=...)``
+may decorate a test, a class or a module (``pytestmark``); the markers merge
+argument by argument, the closest winning. They are checked when the test is
+collected, so that a typo is a collection error naming the test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import pytest
+
+from pytest_xquik.fake_api import TRANSPORT_FAULTS, Call, Fault, TransportFault
+from pytest_xquik.session import XquikSession
+
+XQUIK_MARKER = (
+    "xquik(*, name=None, fail_create=(), fail_list=(), fail_revoke=(), retry_after=1): "
+    "pytest-xquik's options for this test: `name` goes into the names of the keys its "
+    "fixtures create; in mock mode, fail_<call> makes the first create, list or revoke calls "
+    "the test makes fail, one per item: a status (e.g. 429, 500, 503), 'timeout' or "
+    "'disconnect'."
+)
+LIVE_MARKER = "xquik_live: the test needs the real Xquik service; skipped unless --xquik-mode=live."
+LIVE_SKIP_REASON = (
+    "needs the real Xquik service: run with --xquik-mode=live (or XQUIK_MODE=live) and a "
+    "management credential in XQUIK_ADMIN_API_KEY, XQUIK_BEARER_TOKEN or XQUIK_SESSION_TOKEN"
+)
+FAULTS_SKIP_REASON = (
+    "@pytest.mark.xquik(fail_...) injects faults into the mock, and this run is in live mode"
+)
+
+FaultSpec = int | TransportFault
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class XquikOptions:
+    """The merged arguments of a test's ``xquik`` markers, validated."""
+
+    name: str | None = None
+    fail_create: tuple[FaultSpec, ...] = ()
+    fail_list: tuple[FaultSpec, ...] = ()
+    fail_revoke: tuple[FaultSpec, ...] = ()
+    retry_after: int = 1
+
+    @property
+    def faults(self) -> dict[Call, tuple[FaultSpec, ...]]:
+        """The faults to inject, by call, in the order the calls meet them."""
+        faults: dict[Call, tuple[FaultSpec, ...]] = {
+            "create": self.fail_create,
+            "list": self.fail_list,
+            "revoke": self.fail_revoke,
+        }
+        return {call: specs for call, specs in faults.items() if specs}
+
+
+class Marked(Protocol):
+    """A test, class or module: anything whose markers pytest can list."""
+
+    def iter_markers(self, name: str | None = None) -> Iterator[pytest.Mark]: ...
+
+
+_ARGUMENTS = tuple(field.name for field in dataclasses.fields(XquikOptions))
+
+
+def register_markers(config: pytest.Config) -> None:
+    """Declare the markers (``pytest --markers`` lists them; ``--strict-markers`` accepts them)."""
+    config.addinivalue_line("markers", XQUIK_MARKER)
+    config.addinivalue_line("markers", LIVE_MARKER)
+
+
+def xquik_options(node: Marked) -> XquikOptions:
+    """The test's ``xquik`` markers, merged (closest wins) and validated.
+
+    Raises ``ValueError`` saying which argument is wrong and what is allowed.
+    """
+    merged: dict[str, Any] = {}
+    for mark in reversed(list(node.iter_markers("xquik"))):
+        if mark.args:
+            raise ValueError(
+                f"it takes keyword arguments only ({', '.join(_ARGUMENTS)}), "
+                f"not the positional {mark.args!r}"
+            )
+        merged.update(mark.kwargs)
+    unknown = sorted(set(merged) - set(_ARGUMENTS))
+    if unknown:
+        raise ValueError(
+            f"unknown argument(s) {', '.join(unknown)}; it takes {', '.join(_ARGUMENTS)}"
+        )
+    name = merged.get("name")
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ValueError(f"name={name!r} is not a non-empty string")
+    retry_after = merged.get("retry_after", 1)
+    if not isinstance(retry_after, int) or isinstance(retry_after, bool) or retry_after < 0:
+        raise ValueError(f"retry_after={retry_after!r} is not a whole number of seconds >= 0")
+    faults = {
+        argument: _fault_specs(argument, merged.get(argument, ()))
+        for argument in ("fail_create", "fail_list", "fail_revoke")
+    }
+    return XquikOptions(name=name, retry_after=retry_after, **faults)
+
+
+def _fault_specs(argument: str, value: object) -> tuple[FaultSpec, ...]:
+    items = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
+    specs: list[FaultSpec] = []
+    for item in items:
+        is_status = isinstance(item, int) and not isinstance(item, bool) and 400 <= item <= 599
+        if is_status or item == "timeout" or item == "disconnect":
+            specs.append(item)  # type: ignore[arg-type]
+        else:
+            raise ValueError(
+                f"{argument}={value!r}: {item!r} is not a fault; give an HTTP status from "
+                f"400 to 599, {' or '.join(map(repr, TRANSPORT_FAULTS))}, or a list of them"
+            )
+    return tuple(specs)
+
+
+def check_markers(collected: object) -> None:
+    """Validate the ``xquik`` markers of freshly collected tests; fail their collection if wrong."""
+    items = collected if isinstance(collected, list) else [collected]
+    for item in items:
+        if not isinstance(item, pytest.Item):
+            continue
+        try:
+            xquik_options(item)
+        except ValueError as error:
+            problem = str(error)
+        else:
+            continue
+        pytest.fail(f"{item.nodeid}: @pytest.mark.xquik: {problem}", pytrace=False)
+
+
+def skip_inapplicable(items: Sequence[pytest.Item], session: XquikSession) -> None:
+    """In mock mode, skip ``xquik_live`` tests; in live mode, skip tests that inject faults."""
+    for item in items:
+        if session.is_mock and item.get_closest_marker("xquik_live") is not None:
+            item.add_marker(pytest.mark.skip(reason=LIVE_SKIP_REASON))
+        elif not session.is_mock and xquik_options(item).faults:
+            item.add_marker(pytest.mark.skip(reason=FAULTS_SKIP_REASON))
+
+
+@contextmanager
+def injected_faults(item: pytest.Item, session: XquikSession) -> Iterator[None]:
+    """Queue the test's marker faults for its body; withdraw the unused ones after it.
+
+    Only the calls the test body makes meet them: the fixtures' own creates
+    (before) and revokes (after) never do.
+    """
+    options = xquik_options(item)
+    if not options.faults or not session.is_mock:
+        yield
+        return
+    fake = session.fake
+    if not fake.in_use:
+        pytest.fail(
+            f"{item.nodeid}: @pytest.mark.xquik(fail_...) injects faults into pytest-xquik's "
+            "mock, which this test does not use: request xquik_mock (or a key fixture).",
+            pytrace=False,
+        )
+    queued: list[Fault] = []
+    for call, specs in options.faults.items():
+        for spec in specs:
+            retry_after = options.retry_after if spec == 429 else None
+            queued += fake.fail_next(call, spec, retry_after=retry_after)
+    try:
+        yield
+    finally:
+        fake.withdraw(queued)

@@ -1,0 +1,164 @@
+"""Living beside respx's ``respx_mock`` and pytest-httpx's ``httpx_mock``; other hosts untouched."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.xquik_server import XquikServer
+
+RESPX_TESTS = """
+import httpx
+import pytest
+
+def both_answer(respx_mock, key):
+    respx_mock.get("https://other.example/items").respond(json={{"items": [1]}})
+    assert httpx.get("https://other.example/items").json() == {{"items": [1]}}
+    response = httpx.get("https://xquik.com/api/v1/account", headers=key.headers)
+    assert response.json()["plan"] == "active"
+
+{marker}
+def test_respx_requested_first(respx_mock, xquik_api_key):
+    both_answer(respx_mock, xquik_api_key)
+
+{marker}
+def test_respx_requested_last(xquik_api_key, respx_mock):
+    both_answer(respx_mock, xquik_api_key)
+
+{marker}
+@pytest.mark.asyncio
+async def test_async_code(respx_mock, xquik_api_key):
+    respx_mock.get("https://other.example/items").respond(json={{"items": [2]}})
+    async with httpx.AsyncClient(headers=xquik_api_key.headers) as client:
+        other = await client.get("https://other.example/items")
+        account = await client.get("https://xquik.com/api/v1/account")
+    assert other.json() == {{"items": [2]}} and account.json()["plan"] == "active"
+
+{marker}
+def test_respx_alone_still_refuses_what_it_does_not_mock(respx_mock, xquik_api_key):
+    {unmatched}
+"""
+
+
+@pytest.mark.parametrize(
+    ("marker", "unmatched"),
+    [
+        (
+            "",
+            "with pytest.raises(Exception, match='not mocked'):\n"
+            "        httpx.get('https://other.example/unmocked')",
+        ),
+        (
+            "@pytest.mark.respx(assert_all_mocked=False)",
+            "assert httpx.get('https://other.example/unmocked').status_code == 200",
+        ),
+    ],
+    ids=["default respx_mock", "respx_mock answering everything"],
+)
+def test_respx_mock_and_the_plugin_both_answer_in_either_order(
+    pytester: pytest.Pytester, marker: str, unmatched: str
+) -> None:
+    pytester.makepyfile(RESPX_TESTS.format(marker=marker, unmatched=unmatched))
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
+
+
+HTTPX_MOCK_TESTS = """
+import httpx
+import os
+import pytest
+
+BASE_URL = os.environ.get("XQUIK_BASE_URL", "https://xquik.com/api/v1")
+
+def both_answer(httpx_mock, key):
+    httpx_mock.add_response(url="https://other.example/items", json={"items": [1]})
+    assert httpx.get("https://other.example/items").json() == {"items": [1]}
+    response = httpx.get(BASE_URL + "/account", headers=key.headers)
+    assert response.status_code == 200 and response.json()["plan"] == "active"
+
+def test_httpx_mock_requested_first(httpx_mock, xquik_api_key):
+    both_answer(httpx_mock, xquik_api_key)
+
+def test_httpx_mock_requested_last(xquik_api_key, httpx_mock):
+    both_answer(httpx_mock, xquik_api_key)
+
+@pytest.mark.asyncio
+async def test_async_code(httpx_mock, xquik_async_client):
+    httpx_mock.add_response(url="https://other.example/items", json={"items": [2]})
+    async with httpx.AsyncClient() as client:
+        other = await client.get("https://other.example/items")
+    account = await xquik_async_client.get("/account")
+    assert other.json() == {"items": [2]} and account.status_code == 200
+
+@pytest.mark.httpx_mock(assert_all_requests_were_expected=False)
+def test_httpx_mock_alone_still_refuses_what_it_does_not_mock(httpx_mock, xquik_api_key):
+    with pytest.raises(httpx.TimeoutException, match="No response can be found"):
+        httpx.get("https://other.example/unmocked")
+"""
+
+
+def test_httpx_mock_and_the_plugin_both_answer_in_either_order(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(HTTPX_MOCK_TESTS)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
+
+
+def test_beside_httpx_mock_live_keys_are_still_created_and_revoked(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makepyfile(HTTPX_MOCK_TESTS)
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
+    assert len(live.scratch_keys()) == 4
+    assert live.scratch_keys(active=True) == []
+
+
+def test_the_tests_own_httpx_mock_options_are_kept(
+    pytester: pytest.Pytester, xquik_server: XquikServer
+) -> None:
+    """``should_mock`` of the test's markers still decides for every host but the base URL."""
+    pytester.makepyfile(
+        f"""
+        import httpx
+        import pytest
+
+        pytestmark = pytest.mark.httpx_mock(
+            should_mock=lambda request: request.url.host != "127.0.0.1"
+        )
+
+        @pytest.mark.httpx_mock(assert_all_responses_were_requested=False)
+        def test_loopback_is_real(httpx_mock, xquik_api_key):
+            httpx_mock.add_response(url="https://other.example/never")
+            real = httpx.get("{xquik_server.base_url}/account")
+            assert real.status_code == 401 and real.json()["error"] == "unauthenticated"
+            fake = httpx.get("https://xquik.com/api/v1/account", headers=xquik_api_key.headers)
+            assert fake.json()["plan"] == "active"
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    assert xquik_server.requests == [("GET", "/api/v1/account")]
+
+
+def test_requests_to_other_hosts_reach_them_unchanged_while_the_mock_is_in_use(
+    pytester: pytest.Pytester, xquik_server: XquikServer
+) -> None:
+    pytester.makepyfile(
+        f"""
+        import httpx
+        import pytest
+
+        def test_other_host(xquik_mock):
+            with httpx.Client(headers={{"x-api-key": "{xquik_server.admin_api_key}"}}) as client:
+                response = client.post("{xquik_server.base_url}/api-keys", json={{"name": "n"}})
+            assert response.status_code == 201
+            assert xquik_mock.requests == []
+
+        @pytest.mark.asyncio
+        async def test_other_host_async(xquik_mock):
+            async with httpx.AsyncClient() as client:
+                response = await client.get("{xquik_server.base_url}/account")
+            assert response.status_code == 401
+            assert xquik_mock.requests == []
+        """
+    )
+    pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
+    assert xquik_server.requests == [("POST", "/api/v1/api-keys"), ("GET", "/api/v1/account")]
+    assert [key.name for key in xquik_server.scratch_keys()] == ["n"]

@@ -1,0 +1,75 @@
+"""Code using the official SDK (``x_twitter_scraper``, sync and async) works with scratch keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import x_twitter_scraper  # noqa: F401  (imported once here, not again by each inner run)
+
+from tests.xquik_server import XquikServer
+
+ASYNC_EXAMPLE = Path(__file__).parent.parent / "examples" / "test_sdk_async.py"
+
+SYNC_SDK_TESTS = """
+import os
+
+import pytest
+from x_twitter_scraper import AuthenticationError, XTwitterScraper
+
+def sdk_client(key):
+    return XTwitterScraper(
+        api_key=key.full_key, base_url=os.environ.get("XQUIK_BASE_URL"), max_retries=0
+    )
+
+def test_sdk_works_with_the_scratch_key(xquik_api_key):
+    with sdk_client(xquik_api_key) as client:
+        assert client.account.retrieve().plan == "active"
+
+def test_sdk_raises_authentication_error_once_the_key_is_revoked(xquik_api_key, xquik_admin):
+    with sdk_client(xquik_api_key) as client:
+        client.account.retrieve()
+        assert xquik_admin.revoke(xquik_api_key.id) is True
+        with pytest.raises(AuthenticationError) as raised:
+            client.account.retrieve()
+    assert raised.value.status_code == 401
+    assert raised.value.body["error"] == "unauthenticated"
+
+def test_sdk_reads_the_key_from_its_environment_variable(xquik_api_key, monkeypatch):
+    monkeypatch.setenv("X_TWITTER_SCRAPER_API_KEY", xquik_api_key.full_key)
+    with XTwitterScraper(base_url=os.environ.get("XQUIK_BASE_URL")) as client:
+        assert client.account.retrieve().plan == "active"
+"""
+
+
+def test_the_sync_sdk_works_with_scratch_keys_in_mock_mode(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(SYNC_SDK_TESTS)
+    pytester.runpytest().assert_outcomes(passed=3)
+
+
+def test_the_sync_sdk_works_with_scratch_keys_on_the_live_service(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makepyfile(SYNC_SDK_TESTS)
+    pytester.runpytest().assert_outcomes(passed=3)
+    assert ("GET", "/api/v1/account") in live.requests
+    assert len(live.scratch_keys()) == 3
+    assert live.scratch_keys(active=True) == []
+
+
+def test_the_async_sdk_example_passes_in_mock_mode(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_example_copy=ASYNC_EXAMPLE.read_text())
+    pytester.runpytest().assert_outcomes(passed=2)
+
+
+def test_the_async_sdk_example_passes_on_the_live_service(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makepyfile(test_example_copy=ASYNC_EXAMPLE.read_text())
+    pytester.runpytest().assert_outcomes(passed=2)
+    names = [key.name.split(" ", 2)[2] for key in live.scratch_keys(active=False)]
+    assert names == [
+        "test_example_copy.py::test_reads_the_plan_with_a_scratch_key",
+        "sdk-async-revoked test_example_copy.py::test_a_revoked_key_is_an_authentication_error",
+    ]
+    assert live.scratch_keys(active=True) == []
