@@ -22,6 +22,7 @@ import dataclasses
 import json
 import os
 import sys
+import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -74,6 +75,7 @@ class Ledger:
         self.run_id = run_id
         self.path = directory / f"{run_id}-{worker or 'main'}.jsonl"
         self._file: IO[str] | None = None
+        self._lock = threading.Lock()  # async fixtures create keys from worker threads
 
     def creating(self, name: str, test: str) -> None:
         """Record that a key named ``name`` is about to be created for ``test``."""
@@ -102,20 +104,15 @@ class Ledger:
 
     def close(self) -> None:
         """Close (and unlock) the file."""
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
 
     def _write(self, record: dict[str, Any], sync: bool = False) -> None:
         try:
-            if self._file is None:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                self._file = self.path.open("a", encoding="utf-8")
-                _try_lock(self._file, exclusive=True)
-            self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
-            self._file.flush()
-            if sync:  # the name alone finds the key later; the other events only save a lookup
-                os.fsync(self._file.fileno())
+            with self._lock:
+                self._append(record, sync)
         except OSError as error:
             raise XquikError(
                 f"pytest-xquik cannot write its ledger {self.path} ({error}). Live mode "
@@ -123,6 +120,16 @@ class Ledger:
                 "make the directory writable, or set pytest's cache_dir (-o cache_dir=...) "
                 "to a writable place."
             ) from None
+
+    def _append(self, record: dict[str, Any], sync: bool) -> None:
+        if self._file is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+            _try_lock(self._file, exclusive=True)
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+        if sync:  # the name alone finds the key later; the other events only save a lookup
+            os.fsync(self._file.fileno())
 
 
 @dataclasses.dataclass

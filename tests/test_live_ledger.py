@@ -206,3 +206,24 @@ def test_a_ledger_that_cannot_be_written_stops_the_key_before_it_is_created(
         ["*pytest-xquik cannot write its ledger */.pytest_cache/d/xquik/*.jsonl*cache_dir*"]
     )
     assert live.requests == []
+
+
+def test_keys_created_concurrently_from_async_code_are_all_in_the_ledger(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makepyfile(
+        """
+        import asyncio
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_many(xquik_async_api_key_factory):
+            keys = await asyncio.gather(*[xquik_async_api_key_factory.create() for _ in range(6)])
+            assert len({key.id for key in keys}) == 6
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["run *: 6 key(s) created, 6 revoked, 0 leaked"])
+    assert len(live.scratch_keys()) == 6
+    assert live.scratch_keys(active=True) == []
