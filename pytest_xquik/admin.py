@@ -188,10 +188,14 @@ class XquikAdmin:
                         self._ledger.created(info.id, info.prefix, info.name, test)
                     self.revoke(info.id)
         except XquikError as error:
-            raise XquikError(
-                f"{failure}. The key may have been created anyway, and finding or revoking "
-                f"it by its name {name!r} failed: {error}. The end of the run looks for it "
-                "again; `pytest --xquik-mode=live --xquik-sweep` revokes it."
+            raise XquikApiError(
+                failure.call,
+                failure.status,
+                failure.code,
+                f"{failure.detail}; the key may have been created anyway, and finding or "
+                f"revoking it by its name {name!r} failed: {error}",
+                "The end of the run looks for it again; `pytest --xquik-mode=live "
+                "--xquik-sweep` revokes it.",
             ) from None
 
     def _hint(self, response: httpx.Response, code: str) -> str:
