@@ -47,6 +47,7 @@ class Leak:
     reason: str
 
     def describe(self) -> str:
+        """The key and why it leaked, as the summary shows it (never the secret)."""
         return (
             f"key id={self.key_id} prefix={self.prefix} name={self.name!r} "
             f"test={self.test}: {self.reason}"
