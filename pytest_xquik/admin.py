@@ -83,7 +83,7 @@ class XquikAdmin:
             reconcile(failure)
             raise failure from None
         if self._ledger is not None:
-            self._ledger.created(key.id, key.prefix, key.name, owner)
+            self._ledger.created(key.id, key.prefix, key.name, owner, key.created_at)
         return key
 
     def list(self) -> builtins.list[ApiKeyInfo]:
@@ -185,7 +185,7 @@ class XquikAdmin:
                 if info.name == name and info.is_active:
                     logger.debug("create: the failed attempt made key id=%s; revoking it", info.id)
                     if self._ledger is not None:
-                        self._ledger.created(info.id, info.prefix, info.name, test)
+                        self._ledger.created(info.id, info.prefix, info.name, test, info.created_at)
                     self.revoke(info.id)
         except XquikError as error:
             raise XquikApiError(

@@ -6,7 +6,8 @@ a killed process loses nothing (``creating`` is also fsynced, so that even
 after a machine crash every key can be found by its name):
 
 - ``creating``: a key is about to be created, with its unique name and test;
-- ``created``: the service made it: id, prefix, name, test (never the secret);
+- ``created``: the service made it: id, prefix, name, test, the service's
+  ``createdAt`` (never the secret);
 - ``revoked``: it was revoked (or the service no longer knew it).
 
 A file survives a killed process, so that the end of the run (the xdist
@@ -81,7 +82,7 @@ class Ledger:
         """Record that a key named ``name`` is about to be created for ``test``."""
         self._write({"event": "creating", "name": name, "test": test, "at": _now()}, sync=True)
 
-    def created(self, key_id: str, prefix: str, name: str, test: str) -> None:
+    def created(self, key_id: str, prefix: str, name: str, test: str, created_at: datetime) -> None:
         """Record that key ``key_id`` exists (its secret is never written)."""
         self._write(
             {
@@ -90,6 +91,7 @@ class Ledger:
                 "prefix": prefix,
                 "name": name,
                 "test": test,
+                "createdAt": created_at.isoformat(),
                 "at": _now(),
             }
         )

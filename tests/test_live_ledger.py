@@ -33,6 +33,7 @@ def test_the_ledger_records_a_key_before_the_test_gets_it_and_never_its_secret(
             files = list(pathlib.Path(".pytest_cache/d/xquik").glob("*.jsonl"))
             ledger = "".join(path.read_text() for path in files)
             assert f'"id": "{xquik_api_key.id}"' in ledger
+            assert f'"createdAt": "{xquik_api_key.created_at.isoformat()}"' in ledger
             assert xquik_api_key.name in ledger
             assert "test_reads_the_ledger" in ledger
             assert xquik_api_key.full_key not in ledger
