@@ -33,6 +33,7 @@ class XquikApiError(XquikError):
         self.call = call
         self.status = status
         self.code = code
+        self.detail = detail
         answered = f"answered {status} {code or '(no error code)'}" if status else "failed"
         message = f"{call} {answered}: {detail}"
         super().__init__(f"{message}. {hint}" if hint else message)

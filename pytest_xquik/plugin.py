@@ -28,12 +28,16 @@ from pytest_xquik.fixtures import (
     xquik_mock,
     xquik_session,
 )
+from pytest_xquik.ledger import Ledger, ledger_directory
 from pytest_xquik.markers import check_markers, injected_faults, register_markers, skip_inapplicable
 from pytest_xquik.masking import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
 from pytest_xquik.redaction import REDACTION, Redaction
 from pytest_xquik.session import XquikSession
 from pytest_xquik.settings import add_options, resolve_settings
+from pytest_xquik.sweeper import RunSummary, check_run, sweep_account
+
+SUMMARY = pytest.StashKey[RunSummary]()
 
 __all__ = [
     "_xquik_async_client_anyio",
@@ -53,6 +57,38 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+def pytest_cmdline_main(config: pytest.Config) -> int | pytest.ExitCode | None:
+    # An xdist worker (started for nothing, since the controller runs no test) does not sweep.
+    if _sweeping(config) and not config.option.help and not hasattr(config, "workerinput"):
+        # wrap_session is private, but it is how pytest's own --cache-show runs a command
+        # in a configured session (hooks, terminal output, exit status) without tests.
+        from _pytest.main import wrap_session
+
+        return wrap_session(config, _sweep_command)
+    return None
+
+
+def _sweeping(config: pytest.Config) -> bool:
+    return bool(config.option.xquik_sweep or config.option.xquik_sweep_dry_run)
+
+
+def _sweep_command(config: pytest.Config, session: pytest.Session) -> pytest.ExitCode:
+    if xquik_session(config).is_mock:
+        raise pytest.UsageError(
+            "pytest-xquik: --xquik-sweep revokes keys on the real service, and this run is in "
+            "mock mode. Add --xquik-mode=live (or set XQUIK_MODE=live) with the management "
+            "credential of the account."
+        )
+    dry_run = config.option.xquik_sweep_dry_run or config.option.collectonly
+    return pytest.ExitCode.OK if _sweep(config, dry_run) else pytest.ExitCode.TESTS_FAILED
+
+
+def _sweep(config: pytest.Config, dry_run: bool) -> bool:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    write = reporter.write_line if reporter is not None else print
+    return sweep_account(xquik_session(config), dry_run=dry_run, write=write)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     settings = resolve_settings(config)
     credential = None
@@ -66,11 +102,13 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = workerinput["workerid"] if workerinput else None
     namer = KeyNamer(settings.key_name_prefix, run_id, worker)
     masker = SecretMasker(backstop=settings.mask_key_pattern)
-    config.stash[SESSION] = XquikSession(settings, credential, namer, masker)
+    ledger = Ledger(ledger_directory(config), run_id, worker) if credential else None
+    config.stash[SESSION] = XquikSession(settings, credential, namer, masker, ledger)
     config.stash[REDACTION] = redaction = Redaction(masker)
-    # pytest_warning_recorded gets no config to find the masker by: a plugin
-    # object of this session's own answers it.
-    config.pluginmanager.register(_WarningRedaction(redaction), "xquik-warning-redaction")
+    # pytest_warning_recorded gets no config to find the masker by, and
+    # pytest_sessionfinish is needed twice (a wrapper here, a trylast check
+    # below): a plugin object of this session's own holds these two.
+    config.pluginmanager.register(_RedactionHooks(redaction, config), "xquik-redaction")
     register_markers(config)
 
 
@@ -84,18 +122,38 @@ def _controller_run_id(config: pytest.Config) -> str:
     return str(config.getoption("testrunuid"))[:8]
 
 
-class _WarningRedaction:
-    def __init__(self, redaction: Redaction) -> None:
+class _RedactionHooks:
+    def __init__(self, redaction: Redaction, config: pytest.Config) -> None:
         self._redaction = redaction
+        self._config = config
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
         self._redaction.redact_warning(warning_message)
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_sessionfinish(self) -> Generator[None, None, None]:
+        try:
+            yield
+        except BaseException as error:  # a teardown run here, after Ctrl-C: outside any report
+            self._redaction.redact_exception(error)
+            raise
+        finally:
+            self._redaction.mask_junit_xml(self._config)
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    session.config.stash[REDACTION].install(session.config)
+    config = session.config
+    config.stash[REDACTION].install(config)
+    settings = xquik_session(config).settings
+    if (
+        settings.mode == "live"
+        and settings.sweep_on_start
+        and not hasattr(config, "workerinput")
+        and not _sweeping(config)
+    ):
+        _sweep(config, dry_run=False)
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -158,16 +216,29 @@ def pytest_runtest_makereport(
     return report
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
-    redaction = session.config.stash[REDACTION]
-    try:
-        yield
-    except BaseException as error:  # a teardown run here, after Ctrl-C: outside any report
-        redaction.redact_exception(error)
-        raise
-    finally:
-        redaction.mask_junit_xml(session.config)
+@pytest.hookimpl(trylast=True)  # after the runner's teardown of the remaining fixtures
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    xquik = xquik_session(config)
+    if xquik.ledger is None or hasattr(config, "workerinput"):
+        return  # mock mode, or an xdist worker: the controller checks the whole run
+    summary = check_run(xquik.admin, xquik.ledger)
+    if summary is None:
+        return
+    config.stash[SUMMARY] = summary
+    failing = xquik.settings.on_leak == "fail" and summary.leaks
+    if failing and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    summary = config.stash.get(SUMMARY, None)
+    if summary is not None:
+        terminalreporter.write_sep("=", "pytest-xquik")
+        for line in summary.lines(xquik_session(config).settings.on_leak):
+            terminalreporter.write_line(line)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import ssl
 from collections.abc import Iterator
@@ -15,8 +16,10 @@ from pytest_xquik.admin import XquikAdmin
 from pytest_xquik.credentials import ManagementCredential
 from pytest_xquik.fake_api import FakeXquikApi
 from pytest_xquik.intercept import Interceptor
+from pytest_xquik.ledger import Ledger
 from pytest_xquik.masking import SecretMasker
 from pytest_xquik.naming import KeyNamer
+from pytest_xquik.retry import RetryPolicy
 from pytest_xquik.settings import Settings
 
 
@@ -29,10 +32,12 @@ class XquikSession:
         credential: ManagementCredential | None,
         namer: KeyNamer,
         masker: SecretMasker,
+        ledger: Ledger | None = None,
     ) -> None:
         self.settings = settings
         self.namer = namer
         self.masker = masker
+        self.ledger = ledger  # live mode only
         if credential is None:  # mock mode: the fake service's own session token
             credential = ManagementCredential(
                 "session",
@@ -106,11 +111,22 @@ class XquikSession:
             self.credential,
             self.namer,
             self.masker,
+            retry=self._retry_policy(),
+            ledger=self.ledger,
         )
 
+    def _retry_policy(self) -> RetryPolicy:
+        settings = self.settings
+        policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
+        if self.is_mock:  # the fake has no clock: its retries need not wait
+            return dataclasses.replace(policy, sleep=lambda seconds: None)
+        return policy
+
     def close(self) -> None:
-        """Close the management client and stop intercepting."""
+        """Close the management client and the ledger, and stop intercepting."""
         if "admin" in self.__dict__:
             self.admin.close()
+        if self.ledger is not None:
+            self.ledger.close()
         if self._interceptor is not None:
             self._interceptor.stop()

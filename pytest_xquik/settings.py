@@ -16,6 +16,7 @@ import pytest
 
 T = TypeVar("T")
 Mode = Literal["mock", "live"]
+OnLeak = Literal["fail", "warn"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,20 +66,57 @@ def _positive_seconds(value: str) -> float:
     return seconds
 
 
+def _non_negative_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError("expected a number of seconds, 0 or more") from None
+    if not 0 <= seconds < float("inf"):
+        raise ValueError("expected a number of seconds, 0 or more")
+    return seconds
+
+
+def _retries(value: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,2}", value.strip()):
+        raise ValueError("expected a whole number from 0 to 99")
+    return int(value)
+
+
+_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def _duration(value: str) -> float:
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)\s*([smh]?)", value.strip())
+    if not match:
+        raise ValueError(
+            "expected seconds (3600) or a number with a unit: 90s, 30m, 2h; 0 = any age"
+        )
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+def _on_leak(value: str) -> OnLeak:
+    if value == "fail":
+        return "fail"
+    if value == "warn":
+        return "warn"
+    raise ValueError("expected 'fail' or 'warn'")
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "1", "on"):
+        return True
+    if lowered in ("false", "no", "0", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
 def _key_name_prefix(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{3,39}", value):
         raise ValueError(
             "expected 4 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return value
-
-
-def _boolean(value: str) -> bool:
-    if value.lower() in ("true", "yes", "on", "1"):
-        return True
-    if value.lower() in ("false", "no", "off", "0"):
-        return False
-    raise ValueError("expected true or false")
 
 
 def _cookie_name(value: str) -> str:
@@ -131,6 +169,49 @@ OPTIONS: dict[str, Option[Any]] = {
         help="Also mask any string of the key format (xq_ + 64 hex characters) that the plugin "
         "did not create (default true); the plugin's own secrets are always masked.",
     ),
+    "max_retries": Option(
+        ini="xquik_max_retries",
+        default="3",
+        parse=_retries,
+        help="How many times a create, list or revoke that failed with 429, 502, 503, 504, "
+        "a connection error or a timeout is retried (default 3; 0 = never).",
+    ),
+    "retry_backoff": Option(
+        ini="xquik_retry_backoff",
+        default="0.5",
+        parse=_non_negative_seconds,
+        help="First wait in seconds before a retry, doubled on each further retry (up to 8 s), "
+        "with jitter (default 0.5).",
+    ),
+    "retry_max_wait": Option(
+        ini="xquik_retry_max_wait",
+        default="60",
+        parse=_non_negative_seconds,
+        help="Longest Retry-After in seconds the plugin waits for; a 429 asking for more "
+        "fails at once (default 60).",
+    ),
+    "on_leak": Option(
+        ini="xquik_on_leak",
+        default="fail",
+        parse=_on_leak,
+        help="What a key left active at the end of a live run does: 'fail' (default) makes "
+        "the exit status non-zero, 'warn' only reports it.",
+    ),
+    "sweep_on_start": Option(
+        ini="xquik_sweep_on_start",
+        default="false",
+        parse=_boolean,
+        help="Run the sweep (see --xquik-sweep) at the start of every live session "
+        "(default false).",
+    ),
+    "sweep_older_than": Option(
+        ini="xquik_sweep_older_than",
+        flag="--xquik-sweep-older-than",
+        default="1h",
+        parse=_duration,
+        help="The sweep revokes the account's scratch keys older than this: seconds, or "
+        "90s, 30m, 2h; 0 = any age (default 1h, so that runs in progress are left alone).",
+    ),
 }
 
 
@@ -144,6 +225,12 @@ class Settings:
     timeout: float
     session_cookie_name: str
     mask_key_pattern: bool
+    max_retries: int
+    retry_backoff: float
+    retry_max_wait: float
+    on_leak: OnLeak
+    sweep_on_start: bool
+    sweep_older_than: float
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -154,6 +241,19 @@ def add_options(parser: pytest.Parser) -> None:
         if option.flag:
             env = f" [env {option.env}]" if option.env else ""
             group.addoption(option.flag, dest=option.dest, default=None, help=option.help + env)
+    # Actions, not settings: they choose what this pytest command does.
+    group.addoption(
+        "--xquik-sweep",
+        action="store_true",
+        help="Live mode: revoke the scratch keys earlier runs left behind (in the ledger, or "
+        "on the account and older than --xquik-sweep-older-than), then exit without "
+        "running tests. With --collect-only it only lists them.",
+    )
+    group.addoption(
+        "--xquik-sweep-dry-run",
+        action="store_true",
+        help="Like --xquik-sweep, but only list the keys it would revoke.",
+    )
 
 
 def resolve_settings(config: pytest.Config, environ: Mapping[str, str] = os.environ) -> Settings:

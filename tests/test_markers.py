@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import INNER_INI
 from tests.xquik_server import XquikServer
 
 
@@ -102,6 +103,7 @@ def test_the_plugins_management_client_reports_an_injected_fault_as_an_api_error
             assert xquik_api_key_factory.create().full_key.startswith("xq_")
         """
     )
+    pytester.makeini(INNER_INI + "xquik_max_retries = 0\n")  # one fault, one error
     pytester.runpytest().assert_outcomes(passed=1)
 
 
@@ -306,4 +308,5 @@ def test_fail_next_takes_transport_faults_too(pytester: pytest.Pytester) -> None
                 xquik_mock.fail_next("create", "slow")
         """
     )
+    pytester.makeini(INNER_INI + "xquik_max_retries = 0\n")  # one fault, one error
     pytester.runpytest().assert_outcomes(passed=2)

@@ -168,3 +168,20 @@ def after_effect(status: int) -> FaultAction:
         return error_response(status)
 
     return action
+
+
+def slow_after_effect(seconds: float) -> FaultAction:
+    """A fault that lets the call take effect at once, but answers only after ``seconds``."""
+
+    def action(request: httpx.Request, api: FakeXquikApi) -> httpx.Response:
+        response = api.handle(request)
+        time.sleep(seconds)
+        return response
+
+    return action
+
+
+def drop_after_effect(request: httpx.Request, api: FakeXquikApi) -> str:
+    """A fault that lets the call take effect, then closes the connection without answering."""
+    api.handle(request)
+    return "drop"

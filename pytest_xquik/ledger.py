@@ -1,0 +1,206 @@
+"""The ledger: every key a live run creates, on disk before its test gets it.
+
+One JSON-lines file per process (``<run id>-<xdist worker id or main>.jsonl``)
+in pytest's cache directory, appended to and flushed at each event, so that
+a killed process loses nothing (``creating`` is also fsynced, so that even
+after a machine crash every key can be found by its name):
+
+- ``creating``: a key is about to be created, with its unique name and test;
+- ``created``: the service made it: id, prefix, name, test, the service's
+  ``createdAt`` (never the secret);
+- ``revoked``: it was revoked (or the service no longer knew it).
+
+A file survives a killed process, so that the end of the run (the xdist
+controller, for its workers) and a later ``pytest --xquik-sweep`` know every
+key that may still be active. A process holds an advisory lock on its file
+while it runs (POSIX only), so that a sweep leaves a run in progress alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import sys
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from pytest_xquik.errors import XquikError
+
+DIRECTORY_NAME = "xquik"
+
+
+def ledger_directory(config: pytest.Config) -> Path:
+    """Where the ledger files live: ``<cache dir>/d/xquik``.
+
+    With the cache provider disabled (``-p no:cacheprovider``), the same
+    place under the rootdir's ``.pytest_cache``.
+    """
+    # The cache provider sets ``config.cache`` in its pytest_configure; without it there is none.
+    cache: pytest.Cache | None = getattr(config, "cache", None)
+    if cache is not None:
+        with contextlib.suppress(OSError):  # not writable: the first key says so
+            return cache.mkdir(DIRECTORY_NAME)
+    return config.rootpath / ".pytest_cache" / "d" / DIRECTORY_NAME
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _try_lock(file: IO[str], exclusive: bool) -> bool:
+    """Take an advisory lock on ``file`` without waiting; ``False`` if another holds it."""
+    if sys.platform == "win32":
+        return True  # no flock on Windows: every ledger file counts as not in use
+    import fcntl
+
+    operation = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+    try:
+        fcntl.flock(file.fileno(), operation | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+class Ledger:
+    """This process's ledger file; created on the first key, locked while open."""
+
+    def __init__(self, directory: Path, run_id: str, worker: str | None = None) -> None:
+        self.directory = directory
+        self.run_id = run_id
+        self.path = directory / f"{run_id}-{worker or 'main'}.jsonl"
+        self._file: IO[str] | None = None
+        self._lock = threading.Lock()  # async fixtures create keys from worker threads
+
+    def creating(self, name: str, test: str) -> None:
+        """Record that a key named ``name`` is about to be created for ``test``."""
+        self._write({"event": "creating", "name": name, "test": test, "at": _now()}, sync=True)
+
+    def created(self, key_id: str, prefix: str, name: str, test: str, created_at: datetime) -> None:
+        """Record that key ``key_id`` exists (its secret is never written)."""
+        self._write(
+            {
+                "event": "created",
+                "id": key_id,
+                "prefix": prefix,
+                "name": name,
+                "test": test,
+                "createdAt": created_at.isoformat(),
+                "at": _now(),
+            }
+        )
+
+    def revoked(self, key_id: str) -> None:
+        """Record that key ``key_id`` is revoked."""
+        self._write({"event": "revoked", "id": key_id, "at": _now()})
+
+    def run_files(self) -> list[Path]:
+        """The ledger files of this run: this process's and, under xdist, every worker's."""
+        return sorted(self.directory.glob(f"{self.run_id}-*.jsonl"))
+
+    def close(self) -> None:
+        """Close (and unlock) the file."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+    def _write(self, record: dict[str, Any], sync: bool = False) -> None:
+        try:
+            with self._lock:
+                self._append(record, sync)
+        except OSError as error:
+            raise XquikError(
+                f"pytest-xquik cannot write its ledger {self.path} ({error}). Live mode "
+                "records every key there before a test gets it, so that none can be lost; "
+                "make the directory writable, or set pytest's cache_dir (-o cache_dir=...) "
+                "to a writable place."
+            ) from None
+
+    def _append(self, record: dict[str, Any], sync: bool) -> None:
+        if self._file is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+            _try_lock(self._file, exclusive=True)
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.flush()
+        if sync:  # the name alone finds the key later; the other events only save a lookup
+            os.fsync(self._file.fileno())
+
+
+@dataclasses.dataclass
+class LedgerEntry:
+    """What the ledger knows about one key: ``id`` is ``None`` if no answer to its create came."""
+
+    name: str
+    test: str
+    id: str | None = None
+    prefix: str | None = None
+    revoked: bool = False
+
+
+def in_use(path: Path) -> bool:
+    """Whether a running process still holds ``path`` (its run is in progress)."""
+    try:
+        with path.open(encoding="utf-8") as file:
+            return not _try_lock(file, exclusive=False)
+    except FileNotFoundError:
+        return False
+
+
+def read_entries(paths: Iterable[Path]) -> list[LedgerEntry]:
+    """Every key the files record, with whether it was revoked.
+
+    A name whose create never got an answer is an entry without an id: the
+    key may exist under that name. A line cut short by a killed process is
+    skipped.
+    """
+    pending: dict[str, str] = {}
+    created: dict[str, LedgerEntry] = {}
+    revoked: set[str] = set()
+    for record in _records(paths):
+        try:
+            event = record["event"]
+            if event == "creating":
+                pending.setdefault(str(record["name"]), str(record["test"]))
+            elif event == "created":
+                key_id = str(record["id"])
+                name, test, prefix = str(record["name"]), str(record["test"]), str(record["prefix"])
+                created[key_id] = LedgerEntry(name, test, key_id, prefix)
+            elif event == "revoked":
+                revoked.add(str(record["id"]))
+        except (KeyError, TypeError):
+            continue
+    for key_id in revoked & created.keys():
+        created[key_id].revoked = True
+    answered = {entry.name for entry in created.values()}
+    unanswered = [LedgerEntry(name, test) for name, test in pending.items() if name not in answered]
+    return [*created.values(), *unanswered]
+
+
+def _records(paths: Iterable[Path]) -> Iterable[dict[str, Any]]:
+    for path in paths:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+def remove(paths: Iterable[Path]) -> None:
+    """Delete ledger files whose keys are all revoked."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError, PermissionError):  # open on Windows
+            path.unlink()
