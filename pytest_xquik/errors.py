@@ -49,7 +49,7 @@ class XquikRevokeError(XquikError):
         ]
         lines += [f"  - {key}: {error}" for key, error in self.failures]
         lines.append(
-            "Revoke them in the Xquik dashboard, or run `pytest --xquik-sweep` "
-            "with the same credential."
+            "A live run tries them again at its end; whatever is still left, revoke with "
+            "`pytest --xquik-mode=live --xquik-sweep` or in the Xquik dashboard."
         )
         super().__init__("\n".join(lines))

@@ -154,6 +154,7 @@ def test_a_revoke_that_fails_for_good_is_a_teardown_error_naming_the_key(
             "E   *XquikRevokeError: pytest-xquik could not revoke 1 key(s); they are still active:",
             "*- key id=* prefix=xq_* name='pytest-xquik * *.py::test_it': "
             "revoke (DELETE /api-keys/*) answered 500 internal_error: Internal server error",
-            "*Revoke them in the Xquik dashboard, or run `pytest --xquik-sweep`*",
+            "*A live run tries them again at its end; whatever is still left, revoke with "
+            "`pytest --xquik-mode=live --xquik-sweep`*",
         ]
     )
