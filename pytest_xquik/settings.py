@@ -36,12 +36,13 @@ class Option(Generic[T]):
         return self.ini
 
 
-def _mode(value: str) -> Mode:
-    if value == "mock":
-        return "mock"
-    if value == "live":
-        return "live"
-    raise ValueError("expected 'mock' or 'live'")
+def _one_of(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value in allowed:
+            return value
+        raise ValueError("expected " + " or ".join(map(repr, allowed)))
+
+    return parse
 
 
 def _base_url(value: str) -> str:
@@ -56,24 +57,19 @@ def _base_url(value: str) -> str:
     return str(url).rstrip("/")
 
 
-def _positive_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError("expected a positive number of seconds") from None
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError("expected a positive number of seconds")
-    return seconds
+def _seconds(*, zero_allowed: bool) -> Callable[[str], float]:
+    expected = "a number of seconds, 0 or more" if zero_allowed else "a positive number of seconds"
 
+    def parse(value: str) -> float:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = float("nan")
+        if not (seconds >= 0 if zero_allowed else seconds > 0) or seconds == float("inf"):
+            raise ValueError(f"expected {expected}")
+        return seconds
 
-def _non_negative_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ValueError("expected a number of seconds, 0 or more") from None
-    if not 0 <= seconds < float("inf"):
-        raise ValueError("expected a number of seconds, 0 or more")
-    return seconds
+    return parse
 
 
 def _retries(value: str) -> int:
@@ -92,14 +88,6 @@ def _duration(value: str) -> float:
             "expected seconds (3600) or a number with a unit: 90s, 30m, 2h; 0 = any age"
         )
     return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-def _on_leak(value: str) -> OnLeak:
-    if value == "fail":
-        return "fail"
-    if value == "warn":
-        return "warn"
-    raise ValueError("expected 'fail' or 'warn'")
 
 
 def _boolean(value: str) -> bool:
@@ -131,7 +119,7 @@ OPTIONS: dict[str, Option[Any]] = {
         flag="--xquik-mode",
         env="XQUIK_MODE",
         default="mock",
-        parse=_mode,
+        parse=_one_of("mock", "live"),
         help="'mock' (default): an in-process fake of the Xquik API, no network; "
         "'live': real keys on the service at the base URL.",
     ),
@@ -152,7 +140,7 @@ OPTIONS: dict[str, Option[Any]] = {
     "timeout": Option(
         ini="xquik_timeout",
         default="30",
-        parse=_positive_seconds,
+        parse=_seconds(zero_allowed=False),
         help="Timeout in seconds of each request the plugin makes (default 30).",
     ),
     "session_cookie_name": Option(
@@ -179,21 +167,21 @@ OPTIONS: dict[str, Option[Any]] = {
     "retry_backoff": Option(
         ini="xquik_retry_backoff",
         default="0.5",
-        parse=_non_negative_seconds,
+        parse=_seconds(zero_allowed=True),
         help="First wait in seconds before a retry, doubled on each further retry (up to 8 s), "
         "with jitter (default 0.5).",
     ),
     "retry_max_wait": Option(
         ini="xquik_retry_max_wait",
         default="60",
-        parse=_non_negative_seconds,
+        parse=_seconds(zero_allowed=True),
         help="Longest Retry-After in seconds the plugin waits for; a 429 asking for more "
         "fails at once (default 60).",
     ),
     "on_leak": Option(
         ini="xquik_on_leak",
         default="fail",
-        parse=_on_leak,
+        parse=_one_of("fail", "warn"),
         help="What a key left active at the end of a live run does: 'fail' (default) makes "
         "the exit status non-zero, 'warn' only reports it.",
     ),
