@@ -18,6 +18,7 @@ from typing import cast
 import httpx
 import pytest
 
+from pytest_xquik.fake_api import is_under
 from pytest_xquik.session import XquikSession
 
 #: Every test using pytest-xquik's keys or mock depends on one of these (the
@@ -46,9 +47,10 @@ def leave_base_url_to_xquik(items: Sequence[pytest.Item], session: XquikSession)
 
 
 def _unless_xquik(session: XquikSession, should_mock: ShouldMock) -> ShouldMock:
+    base = httpx.URL(session.settings.base_url)
+
     def decide(request: httpx.Request) -> bool:
-        # The fake knows what lies under the base URL (in live mode too, where it serves nothing).
-        if session.fake.owns(request.url):
+        if is_under(request.url, base):
             return False
         return should_mock(request)
 

@@ -58,6 +58,14 @@ _ERROR_CODES = {
 }
 
 
+def is_under(url: httpx.URL, base: httpx.URL) -> bool:
+    """Whether ``url`` is the base URL ``base`` or below it (same scheme, host and port)."""
+    if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+        return False
+    path = base.path.rstrip("/")
+    return url.path == path or url.path.startswith(path + "/")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -153,7 +161,7 @@ class FakeXquikApi:
     ) -> None:
         url = httpx.URL(base_url)
         self.base_url = str(url).rstrip("/")
-        self._origin = (url.scheme, url.host, url.port)
+        self._base = url
         self._base_path = url.path.rstrip("/")
         self._admin_tokens = set(admin_tokens)
         self._cookie_name = session_cookie_name
@@ -295,9 +303,7 @@ class FakeXquikApi:
 
     def owns(self, url: httpx.URL) -> bool:
         """Whether ``url`` is under the service's base URL."""
-        if (url.scheme, url.host, url.port) != self._origin:
-            return False
-        return url.path == self._base_path or url.path.startswith(self._base_path + "/")
+        return is_under(url, self._base)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         """Answer one request the way the real service would."""
