@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from pytest_xquik.admin import XquikAdmin
-from pytest_xquik.factory import ScratchKeyFactory
-from pytest_xquik.fake_api import FakeXquikApi
-from pytest_xquik.keys import ScratchKey
 from pytest_xquik.session import XquikSession
+
+if TYPE_CHECKING:
+    from pytest_xquik.admin import XquikAdmin
+    from pytest_xquik.factory import ScratchKeyFactory
+    from pytest_xquik.fake_api import FakeXquikApi
+    from pytest_xquik.keys import ScratchKey
 
 SESSION = pytest.StashKey[XquikSession]()
 
@@ -71,6 +74,8 @@ def xquik_api_key_factory(
     Every key it made is revoked after the test, newest first, whatever the
     test did; a key that cannot be revoked is a teardown error naming it.
     """
+    from pytest_xquik.factory import ScratchKeyFactory
+
     factory = ScratchKeyFactory(xquik_admin, request.node.nodeid)
     try:
         yield factory

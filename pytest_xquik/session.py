@@ -5,17 +5,19 @@ from __future__ import annotations
 import secrets
 import ssl
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_xquik.admin import XquikAdmin
 from pytest_xquik.credentials import ManagementCredential
-from pytest_xquik.fake_api import FakeXquikApi
-from pytest_xquik.intercept import Interceptor
 from pytest_xquik.masking import SecretMasker
 from pytest_xquik.naming import KeyNamer
 from pytest_xquik.settings import Settings
+
+if TYPE_CHECKING:
+    from pytest_xquik.admin import XquikAdmin
+    from pytest_xquik.fake_api import FakeXquikApi
+    from pytest_xquik.intercept import Interceptor
 
 
 class XquikSession:
@@ -50,6 +52,8 @@ class XquikSession:
     @cached_property
     def fake(self) -> FakeXquikApi:
         """The fake API of mock mode (one per session; fixtures scope its state)."""
+        from pytest_xquik.fake_api import FakeXquikApi
+
         return FakeXquikApi(
             self.settings.base_url,
             admin_tokens=[self.credential.secret],
@@ -59,6 +63,8 @@ class XquikSession:
     def intercept(self) -> Interceptor:
         """Start (once) routing the process's httpx traffic for the base URL to the fake API."""
         if self._interceptor is None:
+            from pytest_xquik.intercept import Interceptor
+
             self._interceptor = Interceptor(self.fake)
             self._interceptor.start()
         return self._interceptor
@@ -88,6 +94,8 @@ class XquikSession:
     @cached_property
     def admin(self) -> XquikAdmin:
         """The management client, built on first use."""
+        from pytest_xquik.admin import XquikAdmin
+
         return XquikAdmin(
             httpx.Client(**self.client_options(self.credential.headers)),
             self.credential,

@@ -1,4 +1,4 @@
-"""``benchmarks/run.py`` keeps working: a tiny run of it, never a timing threshold."""
+"""What keeps pytest-xquik cheap, and ``benchmarks/run.py`` working; never a timing threshold."""
 
 from __future__ import annotations
 
@@ -38,3 +38,21 @@ def test_the_benchmark_script_rejects_an_unknown_row(pytester: pytest.Pytester) 
     result = pytester.run(sys.executable, RUN, "--only", "key,speed")
     assert result.ret == 2
     result.stderr.fnmatch_lines(["*--only: unknown rows speed"])
+
+
+def test_a_run_whose_tests_use_no_xquik_fixture_loads_neither_the_fake_api_nor_the_admin_client(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        """
+        import sys
+
+        def test_loaded_modules():
+            loaded = {name for name in sys.modules if name.startswith("pytest_xquik.")}
+            assert "pytest_xquik.plugin" in loaded
+            deferred = {"admin", "factory", "fake_api", "intercept", "keys"}
+            assert loaded.isdisjoint(f"pytest_xquik.{name}" for name in deferred)
+        """
+    )
+    result = pytester.runpytest_subprocess()
+    result.assert_outcomes(passed=1)
