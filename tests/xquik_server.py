@@ -87,7 +87,9 @@ class XquikServer:
         with self._lock:
             self._faults.extend([_Fault(method.upper(), path_prefix, action)] * times)
 
-    def fail(self, method: str, path_prefix: str, status: int, times: int = 1, **fields: Any) -> None:
+    def fail(
+        self, method: str, path_prefix: str, status: int, times: int = 1, **fields: Any
+    ) -> None:
         """Answer the next ``times`` matching requests with an API error of ``status``."""
         self.inject(method, path_prefix, lambda r, a: error_response(status, **fields), times)
 
