@@ -108,6 +108,9 @@ class XquikServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY, the
+            # second waits for the client's delayed ACK (40 ms per request).
+            disable_nagle_algorithm = True
 
             def setup(self) -> None:
                 super().setup()

@@ -1,0 +1,397 @@
+"""pytest-xquik against the hand-written alternatives: whole-run wall-clock ratios.
+
+    python benchmarks/run.py            # the full table (5 to 8 minutes on 2 cores)
+    python benchmarks/run.py --quick    # smaller suites, fewer repetitions (about a minute)
+
+Every row compares two pytest runs of generated suites, run in subprocesses
+one after the other, in alternating order, several times; the table shows the
+median wall-clock time of each side, the median of the pairs' ratios (of
+wall-clock and of CPU time) and the target the wall-clock ratio must meet.
+Absolute times depend on the machine; the ratios are the result.
+
+The subprocesses run with plugin autoloading off and only the plugins a user
+of pytest-xquik has: respx's (a dependency), pytest-xquik's, and xdist for the
+``-n`` row. The hand-written baselines run without pytest-xquik. Live rows run
+against the loopback Xquik server of the project's tests
+(``tests/xquik_server.py``), a fresh one per run, which counts the HTTP
+requests and TCP connections it receives.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import platform
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pytest_xquik.masking import MARKER, SecretMasker  # noqa: E402
+from tests.xquik_server import XquikServer  # noqa: E402
+
+BASE_URL = "https://xquik.com/api/v1"
+RESPX = ("-p", "respx.plugin")
+XQUIK = ("-p", "pytest_xquik.plugin")
+XDIST = ("-p", "xdist.plugin")
+#: The masking row's text: 10 MB holding 10,000 occurrences of 1,000 secrets.
+MASKING_SIZE, MASKING_OCCURRENCES, MASKING_SECRETS = 10_000_000, 10_000, 1_000
+#: benchmarks/masking.py, where it exists, measures masking in more detail than the row here.
+MASKING_SCRIPT = Path(__file__).with_name("masking.py")
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """One generated test module, and the pytest options it runs with."""
+
+    name: str
+    count: int
+    signature: str
+    body: str
+    header: str = ""
+    plugins: tuple[str, ...] = (*RESPX, *XQUIK)
+    live: bool = False
+    workers: int = 0
+
+    def source(self) -> str:
+        body = self.body.replace("\n", "\n    ")
+        tests = [f"def test_{i}({self.signature}):\n    {body}\n" for i in range(self.count)]
+        return self.header + "\n\n" + "\n\n".join(tests)
+
+    def command(self) -> list[str]:
+        command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *self.plugins]
+        if self.workers:
+            command += [*XDIST, "-n", str(self.workers)]
+        return command
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One line of the table: pytest-xquik's side against the alternative."""
+
+    measure: str
+    baseline: str
+    target: float | None  # None: the ratio is reported, not judged
+    xquik: Suite
+    hand: Suite
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """One timed run, with what the loopback server counted (live runs only)."""
+
+    seconds: float
+    cpu: float  # user and system seconds of the run's processes
+    keys: int = 0
+    key_requests: int = 0
+    lists: int = 0
+    connections: int = 0
+    processes: int = 1
+
+
+def table_rows(tests: int, live_tests: int) -> dict[str, Row]:
+    """The rows, by the name ``--only`` selects them with."""
+    created = '{"id": "1001", "fullKey": "xq_" + "0" * 64, "prefix": "xq_00000", "name": "t"}'
+    uses_key = 'assert xquik_api_key.full_key.startswith("xq_")'
+    live_key = Suite("live_key", live_tests, "xquik_api_key", uses_key, live=True)
+    bare = "assert sum(range(10)) == 45"
+    return {
+        "key": Row(
+            f"{tests} tests using `xquik_api_key` (mock)",
+            "`respx_mock`, one route, one POST through a module's client",
+            1.0,
+            Suite("xquik_key", tests, "xquik_api_key", uses_key),
+            Suite(
+                "respx_key",
+                tests,
+                "respx_mock",
+                f'respx_mock.post("{BASE_URL}/api-keys").respond(201, json=CREATED)\n'
+                'response = client.post("/api-keys", json={"name": "t"})\n'
+                'assert response.json()["fullKey"].startswith("xq_")',
+                f"import httpx\n\nclient = httpx.Client(base_url={BASE_URL!r})\n"
+                f"CREATED = {created}",
+                RESPX,
+            ),
+        ),
+        "client": Row(
+            f"{tests} tests using `xquik_client`, one request (mock)",
+            "`httpx.Client()` per test, one request through `respx_mock`",
+            0.15,
+            Suite(
+                "xquik_client",
+                tests,
+                "xquik_client",
+                'assert xquik_client.get("/account").status_code == 200',
+            ),
+            Suite(
+                "respx_client",
+                tests,
+                "respx_mock",
+                f'respx_mock.get("{BASE_URL}/account").respond(200, json={{"plan": "active"}})\n'
+                f"with httpx.Client(base_url={BASE_URL!r}) as client:\n"
+                '    assert client.get("/account").status_code == 200',
+                "import httpx",
+                RESPX,
+            ),
+        ),
+        "unused": Row(
+            f"{tests} tests using no xquik fixture, plugin enabled",
+            "the same with `-p no:xquik`",
+            1.03,
+            Suite("bare", tests, "", bare),
+            Suite("bare", tests, "", bare, plugins=RESPX),
+        ),
+        "live": Row(
+            f"{live_tests} tests using `xquik_api_key` (live, loopback)",
+            "the same create and revoke through one shared `httpx.Client`",
+            1.3,
+            live_key,
+            Suite(
+                "live_hand",
+                live_tests,
+                "",
+                'key = client.post("/api-keys", json={"name": "t"}).json()\n'
+                'assert key["fullKey"].startswith("xq_")\n'
+                "assert client.delete(f\"/api-keys/{key['id']}\").status_code == 200",
+                "import os\n\nimport httpx\n\nclient = httpx.Client(\n"
+                '    base_url=os.environ["XQUIK_BASE_URL"],\n'
+                '    headers={"x-api-key": os.environ["XQUIK_ADMIN_API_KEY"]},\n)',
+                RESPX,
+                live=True,
+            ),
+        ),
+        "xdist": Row(
+            f"the same {live_tests} live tests with `-n 2`",
+            "the same with `-n 1`",
+            None,
+            dataclasses.replace(live_key, workers=2),
+            dataclasses.replace(live_key, workers=1),
+        ),
+    }
+
+
+def clean_environment() -> dict[str, str]:
+    """This process's environment without anything that would change the inner runs.
+
+    Byte-code caching stays on (as in a user's environment), so that the
+    warm-up run compiles every module and rewrites every assert only once.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("XQUIK_", "X_TWITTER_SCRAPER_", "PYTEST_"))
+        and name != "PYTHONDONTWRITEBYTECODE"
+    }
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
+@contextmanager
+def loopback(live: bool) -> Iterator[XquikServer | None]:
+    """A fresh loopback server for a live run; nothing for a mock run."""
+    if not live:
+        yield None
+        return
+    with XquikServer() as server:
+        yield server
+
+
+def run(suite: Suite, directory: Path, *extra: str) -> Sample:
+    """Run ``suite`` once in ``directory``; fail loudly if any test did not pass."""
+    env = clean_environment()
+    with loopback(suite.live) as server:
+        if server is not None:
+            env.update(server.env)
+        start, times = time.perf_counter(), os.times()
+        result = subprocess.run(
+            [*suite.command(), *extra], cwd=directory, env=env, capture_output=True, text=True
+        )
+        seconds, after = time.perf_counter() - start, os.times()
+        cpu = (
+            after.children_user
+            + after.children_system
+            - times.children_user
+            - times.children_system
+        )
+        expected = f"{suite.count} passed" if not extra else f"{suite.count} tests collected"
+        if result.returncode != 0 or expected not in result.stdout:
+            sys.exit(
+                f"benchmark suite {suite.name!r} did not pass (exit {result.returncode}):\n"
+                f"{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            )
+        if server is None:
+            return Sample(seconds, cpu)
+        requests = list(server.requests)
+        return Sample(
+            seconds,
+            cpu,
+            keys=sum(method == "POST" for method, _ in requests),
+            key_requests=sum(method in ("POST", "DELETE") for method, _ in requests),
+            lists=sum(method == "GET" and path.endswith("/api-keys") for method, path in requests),
+            connections=server.connections,
+            processes=max(suite.workers, 1),
+        )
+
+
+def measure_row(row: Row, root: Path, repeat: int) -> tuple[list[Sample], list[Sample]]:
+    """Time both sides ``repeat`` times, alternating which goes first."""
+    directories = []
+    for suite in (row.xquik, row.hand):
+        directory = root / f"{suite.name}-{suite.count}"
+        if not directory.exists():
+            directory.mkdir()
+            (directory / f"test_{suite.name}.py").write_text(suite.source())
+            # Warm-up: byte-compile the suite (and rewrite its asserts) once.
+            run(dataclasses.replace(suite, workers=0), directory, "--collect-only")
+        directories.append(directory)
+    samples: tuple[list[Sample], list[Sample]] = ([], [])
+    for repetition in range(repeat):
+        order = (0, 1) if repetition % 2 == 0 else (1, 0)
+        for side in order:
+            suite = (row.xquik, row.hand)[side]
+            samples[side].append(run(suite, directories[side]))
+    return samples
+
+
+def masking_samples(repeat: int) -> tuple[list[Sample], list[Sample]]:
+    """Mask 10 MB holding 10,000 secrets (1,000 registered), against one ``str.replace``."""
+    keys = ["xq_" + secrets.token_hex(32) for _ in range(MASKING_SECRETS)]
+    masker = SecretMasker()
+    for key in keys:
+        masker.register(key)
+    line = "2026-11-27 12:00:00,000 INFO httpx: HTTP Request: GET /api/v1/account 200 OK\n"
+    chunk = MASKING_SIZE // MASKING_OCCURRENCES
+    filler = (line * (chunk // len(line) + 1))[: chunk - len(keys[0]) - 1]
+    text = "".join(f"{filler}{keys[i % len(keys)]}\n" for i in range(MASKING_OCCURRENCES))
+    timings: tuple[list[Sample], list[Sample]] = ([], [])
+    work: tuple[Callable[[], str], Callable[[], str]] = (
+        lambda: masker.mask(text),
+        lambda: text.replace(keys[0], MARKER),
+    )
+    for repetition in range(repeat):
+        for side in (0, 1) if repetition % 2 == 0 else (1, 0):
+            start, cpu = time.perf_counter(), time.process_time()
+            masked = work[side]()
+            timings[side].append(Sample(time.perf_counter() - start, time.process_time() - cpu))
+            if side == 0 and any(key in masked for key in keys):
+                sys.exit("benchmark: the masker left a registered secret in the text")
+    return timings
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, {sys.platform}"
+
+
+def print_row(
+    measure: str, baseline: str, xquik: list[Sample], hand: list[Sample], target: float | None
+) -> None:
+    """One line of the table; the ratios are the medians of the ratios of each alternating pair.
+
+    A pair's two runs are seconds apart, so that the ratio of a pair cancels
+    most of a slow change in the machine's load (other processes). The CPU
+    ratio (user and system time) does not count the time spent waiting for a
+    core, and so shows what a run costs when other processes compete for the
+    machine; the target is judged on wall-clock time.
+    """
+    pairs = list(zip(xquik, hand, strict=True))
+    ratio = statistics.median(x.seconds / h.seconds for x, h in pairs)
+    cpu_ratio = statistics.median(x.cpu / h.cpu for x, h in pairs)
+    goal, holds = ("report it", "-") if target is None else (f"≤ {target:g}x", ratio <= target)
+    verdict = holds if holds == "-" else ("yes" if holds else "**no**")
+    seconds = [statistics.median(sample.seconds for sample in side) for side in (xquik, hand)]
+    print(
+        f"| {measure} | {baseline} | {seconds[0]:.3f} | {seconds[1]:.3f} | {ratio:.2f}x "
+        f"| {cpu_ratio:.2f}x | {goal} | {verdict} |",
+        flush=True,
+    )
+
+
+def live_counts(label: str, samples: list[Sample]) -> str:
+    per_key = {sample.key_requests / sample.keys for sample in samples}
+    lists = {sample.lists / sample.processes for sample in samples}
+    connections = {sample.connections / sample.processes for sample in samples}
+    return (
+        f"{label}: HTTP requests per key {', '.join(f'{v:g}' for v in sorted(per_key))} "
+        f"(target 2), list calls per process {', '.join(f'{v:g}' for v in sorted(lists))} "
+        f"(target at most 1), TCP connections per process "
+        f"{', '.join(f'{v:g}' for v in sorted(connections))} (target 1)"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="250/100 tests, 3 repetitions")
+    parser.add_argument("--tests", type=int, help="tests per mock suite (default 1000)")
+    parser.add_argument("--live-tests", type=int, help="tests per live suite (default 200)")
+    parser.add_argument("--repeat", type=int, help="repetitions of every row (default: per row)")
+    parser.add_argument(
+        "--only",
+        default="key,client,unused,live,xdist,masking",
+        help="comma-separated rows to run (default: key,client,unused,live,xdist,masking)",
+    )
+    options = parser.parse_args(argv)
+    tests = options.tests or (250 if options.quick else 1000)
+    live_tests = options.live_tests or (100 if options.quick else 200)
+    # The ≤ 1.03x row needs the most repetitions to be read at that precision;
+    # the client row's baseline is the slowest (it builds 1,000 TLS contexts).
+    repeats = {"key": 9, "client": 5, "unused": 41, "live": 9, "xdist": 9, "masking": 5}
+    rows = table_rows(tests, live_tests)
+    selected = options.only.split(",")
+    unknown = set(selected) - {*rows, "masking"}
+    if unknown:
+        parser.error(f"--only: unknown rows {', '.join(sorted(unknown))}")
+
+    print(f"Machine: {machine()}\n")
+    if tests < 1000 or live_tests < 200:
+        print("Smaller suites than the targets assume: pytest's start-up weighs more in each run,")
+        print("which pulls every ratio toward 1. Judge the targets on the full run.\n")
+    print("| measure | compared with | xquik s | baseline s | ratio | CPU ratio | target | holds |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |", flush=True)
+    counts = []
+    with tempfile.TemporaryDirectory(prefix="xquik-bench-") as tmp:
+        for name, row in rows.items():
+            if name not in selected:
+                continue
+            repeat = options.repeat or (3 if options.quick else repeats[name])
+            xquik, hand = measure_row(row, Path(tmp), repeat)
+            print_row(row.measure, row.baseline, xquik, hand, row.target)
+            if row.xquik.live:
+                counts.append(live_counts(row.measure, xquik))
+            if name == "xdist":
+                counts.append(live_counts("the same with `-n 1`", hand))
+    if "masking" in selected and not MASKING_SCRIPT.exists():
+        repeat = options.repeat or (3 if options.quick else repeats["masking"])
+        masked, replaced = masking_samples(repeat)
+        print_row(
+            "masking 10 MB holding 10,000 secrets, 1,000 registered",
+            "one `str.replace` of one secret",
+            masked,
+            replaced,
+            10.0,
+        )
+    print()
+    for line in counts:
+        print(line)
+    if "masking" in selected and MASKING_SCRIPT.exists():
+        print(f"\nMasking ({MASKING_SCRIPT.name}):", flush=True)
+        subprocess.run([sys.executable, str(MASKING_SCRIPT)], check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,40 @@
+"""``benchmarks/run.py`` keeps working: a tiny run of it, never a timing threshold."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+
+def test_the_benchmark_script_explains_its_options(pytester: pytest.Pytester) -> None:
+    result = pytester.run(sys.executable, RUN, "--help")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*--quick*", "*--only ONLY*"])
+
+
+def test_a_tiny_live_benchmark_counts_two_requests_per_key_and_one_connection_per_process(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.run(
+        sys.executable, RUN, "--only", "live", "--live-tests", "3", "--repeat", "1"
+    )
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(
+        [
+            "| measure | compared with | * | target | holds |",
+            "| 3 tests using `xquik_api_key` (live, loopback) | * | * | * | *x | *x | ≤ 1.3x | *",
+            "3 tests using `xquik_api_key` (live, loopback): HTTP requests per key 2 (target 2), "
+            "list calls per process [01] (target at most 1), "
+            "TCP connections per process 1 (target 1)",
+        ]
+    )
+
+
+def test_the_benchmark_script_rejects_an_unknown_row(pytester: pytest.Pytester) -> None:
+    result = pytester.run(sys.executable, RUN, "--only", "key,speed")
+    assert result.ret == 2
+    result.stderr.fnmatch_lines(["*--only: unknown rows speed"])
