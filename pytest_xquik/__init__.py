@@ -5,18 +5,40 @@ Fixtures (enabled by installing the package): ``xquik_api_key``,
 ``xquik_async_client``, ``xquik_async_api_key_factory``; ``api_key_fixture()``
 declares key fixtures of wider scopes.
 The names below are for type hints and for tests that manage keys themselves.
+They load on first use, so that a run whose tests use no pytest-xquik
+fixture does not pay for importing them.
 """
 
 from __future__ import annotations
 
-from pytest_xquik.admin import XquikAdmin
-from pytest_xquik.aio import AsyncScratchKeyFactory
-from pytest_xquik.errors import XquikApiError, XquikError, XquikRevokeError
-from pytest_xquik.factory import ScratchKeyFactory
-from pytest_xquik.fake_api import FakeKey, FakeXquikApi
-from pytest_xquik.keys import ApiKeyInfo, ScratchKey, SecretKey
-from pytest_xquik.markers import XquikOptions
-from pytest_xquik.scopes import api_key_fixture
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_xquik.admin import XquikAdmin
+    from pytest_xquik.aio import AsyncScratchKeyFactory
+    from pytest_xquik.errors import XquikApiError, XquikError, XquikRevokeError
+    from pytest_xquik.factory import ScratchKeyFactory
+    from pytest_xquik.fake_api import FakeKey, FakeXquikApi
+    from pytest_xquik.keys import ApiKeyInfo, ScratchKey, SecretKey
+    from pytest_xquik.markers import XquikOptions
+    from pytest_xquik.scopes import api_key_fixture
+
+_MODULES = {
+    "ApiKeyInfo": "keys",
+    "AsyncScratchKeyFactory": "aio",
+    "FakeKey": "fake_api",
+    "FakeXquikApi": "fake_api",
+    "ScratchKey": "keys",
+    "ScratchKeyFactory": "factory",
+    "SecretKey": "keys",
+    "XquikAdmin": "admin",
+    "XquikApiError": "errors",
+    "XquikError": "errors",
+    "XquikOptions": "markers",
+    "XquikRevokeError": "errors",
+    "api_key_fixture": "scopes",
+}
 
 __all__ = [
     "ApiKeyInfo",
@@ -33,3 +55,10 @@ __all__ = [
     "XquikRevokeError",
     "api_key_fixture",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pytest_xquik' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"pytest_xquik.{module}"), name)

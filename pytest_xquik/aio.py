@@ -8,19 +8,18 @@ asyncio and trio), so the event loop keeps running while the service answers.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING
 
-import anyio.to_thread
 import httpx
 import pytest
 
-from pytest_xquik.admin import XquikAdmin
-from pytest_xquik.factory import ScratchKeyFactory
 from pytest_xquik.fixtures import xquik_session
-from pytest_xquik.keys import ScratchKey
 from pytest_xquik.markers import xquik_options
 
-F = TypeVar("F", bound=Callable[..., Any])
+if TYPE_CHECKING:
+    from pytest_xquik.admin import XquikAdmin
+    from pytest_xquik.factory import ScratchKeyFactory
+    from pytest_xquik.keys import ScratchKey
 
 NO_ASYNC_PLUGIN = (
     "xquik_async_client is an async fixture, and no async test plugin runs this test: "
@@ -43,11 +42,15 @@ class AsyncScratchKeyFactory:
 
     async def create(self, name: str | None = None) -> ScratchKey:
         """Create a scratch key; ``name`` becomes part of its name."""
-        return await anyio.to_thread.run_sync(self._factory.create, name)
+        from anyio import to_thread  # imported here: it costs runs that use no async fixture
+
+        return await to_thread.run_sync(self._factory.create, name)
 
     async def revoke(self, key: ScratchKey) -> bool:
         """Revoke ``key`` now; ``False`` if it was already revoked."""
-        return await anyio.to_thread.run_sync(self._admin.revoke, key.id)
+        from anyio import to_thread
+
+        return await to_thread.run_sync(self._admin.revoke, key.id)
 
 
 def async_client_fixture_name(request: pytest.FixtureRequest) -> str:
@@ -72,15 +75,6 @@ def async_client_fixture(runner: str) -> Callable[..., AsyncIterator[httpx.Async
 
     client.__doc__ = f"``xquik_async_client`` as {runner} runs it."
     return client
-
-
-def asyncio_fixture(function: F, name: str) -> F:
-    """``pytest_asyncio.fixture`` when pytest-asyncio is installed (its strict mode needs it)."""
-    try:
-        from pytest_asyncio import fixture
-    except ImportError:  # never requested then: see async_client_fixture_name
-        return cast(F, pytest.fixture(function, name=name))
-    return cast(F, fixture(function, name=name))
 
 
 # -- the fixtures (registered by pytest_xquik.plugin) ---------------------------
@@ -111,9 +105,6 @@ def xquik_async_client(request: pytest.FixtureRequest) -> httpx.AsyncClient:
     return client
 
 
-_xquik_async_client_asyncio = asyncio_fixture(
-    async_client_fixture("pytest-asyncio"), name="_xquik_async_client_asyncio"
-)
 _xquik_async_client_anyio = pytest.fixture(
     async_client_fixture("anyio's pytest plugin"), name="_xquik_async_client_anyio"
 )

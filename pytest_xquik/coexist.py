@@ -13,13 +13,13 @@ the base URL to pytest-xquik. (respx's ``respx_mock`` needs no help: see
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import httpx
 import pytest
 
-from pytest_xquik.fake_api import is_under
-from pytest_xquik.session import XquikSession
+if TYPE_CHECKING:
+    from pytest_xquik.session import XquikSession
 
 #: Every test using pytest-xquik's keys or mock depends on one of these (the
 #: async client requests its dependencies only when it runs).
@@ -47,6 +47,8 @@ def leave_base_url_to_xquik(items: Sequence[pytest.Item], session: XquikSession)
 
 
 def _unless_xquik(session: XquikSession, should_mock: ShouldMock) -> ShouldMock:
+    from pytest_xquik.fake_api import is_under
+
     base = httpx.URL(session.settings.base_url)
 
     def decide(request: httpx.Request) -> bool:

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from pytest_xquik.admin import XquikAdmin
-from pytest_xquik.factory import ScratchKeyFactory
-from pytest_xquik.fake_api import FakeXquikApi
-from pytest_xquik.keys import ScratchKey
 from pytest_xquik.markers import xquik_options
-from pytest_xquik.session import XquikSession
 
-SESSION = pytest.StashKey[XquikSession]()
+if TYPE_CHECKING:
+    from pytest_xquik.admin import XquikAdmin
+    from pytest_xquik.factory import ScratchKeyFactory
+    from pytest_xquik.fake_api import FakeXquikApi
+    from pytest_xquik.keys import ScratchKey
+    from pytest_xquik.session import XquikSession
+
+SESSION: pytest.StashKey[XquikSession] = pytest.StashKey()
 
 
 def xquik_session(config: pytest.Config) -> XquikSession:
@@ -70,6 +73,8 @@ def xquik_api_key_factory(
     test did; a key that cannot be revoked is a teardown error naming it.
     """
     __tracebackhide__ = True
+    from pytest_xquik.factory import ScratchKeyFactory
+
     factory = ScratchKeyFactory(xquik_admin, request.node.nodeid)
     try:
         yield factory

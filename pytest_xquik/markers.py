@@ -9,14 +9,16 @@ collected, so that a typo is a collection error naming the test.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, Protocol
+from collections.abc import Generator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pytest
 
-from pytest_xquik.fake_api import TRANSPORT_FAULTS, Call, Fault, TransportFault
-from pytest_xquik.session import XquikSession
+if TYPE_CHECKING:
+    from pytest_xquik.fake_api import Call, FakeXquikApi, Fault, TransportFault
+    from pytest_xquik.session import XquikSession
+
+    FaultSpec = int | TransportFault
 
 XQUIK_MARKER = (
     "xquik(*, name=None, fail_create=(), fail_list=(), fail_revoke=(), retry_after=1): "
@@ -33,8 +35,6 @@ LIVE_SKIP_REASON = (
 FAULTS_SKIP_REASON = (
     "@pytest.mark.xquik(fail_...) injects faults into the mock, and this run is in live mode"
 )
-
-FaultSpec = int | TransportFault
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -65,6 +65,7 @@ class Marked(Protocol):
 
 
 _ARGUMENTS = tuple(field.name for field in dataclasses.fields(XquikOptions))
+_NO_OPTIONS = XquikOptions()
 
 
 def register_markers(config: pytest.Config) -> None:
@@ -78,8 +79,11 @@ def xquik_options(node: Marked) -> XquikOptions:
 
     Raises ``ValueError`` saying which argument is wrong and what is allowed.
     """
+    marks = list(node.iter_markers("xquik"))
+    if not marks:
+        return _NO_OPTIONS
     merged: dict[str, Any] = {}
-    for mark in reversed(list(node.iter_markers("xquik"))):
+    for mark in reversed(marks):
         if mark.args:
             raise ValueError(
                 f"it takes keyword arguments only ({', '.join(_ARGUMENTS)}), "
@@ -105,11 +109,13 @@ def xquik_options(node: Marked) -> XquikOptions:
 
 
 def _fault_specs(argument: str, value: object) -> tuple[FaultSpec, ...]:
+    from pytest_xquik.fake_api import TRANSPORT_FAULTS
+
     items = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
     specs: list[FaultSpec] = []
     for item in items:
         is_status = isinstance(item, int) and not isinstance(item, bool) and 400 <= item <= 599
-        if is_status or item == "timeout" or item == "disconnect":
+        if is_status or item in TRANSPORT_FAULTS:
             specs.append(item)  # type: ignore[arg-type]
         else:
             raise ValueError(
@@ -143,30 +149,31 @@ def skip_inapplicable(items: Sequence[pytest.Item], session: XquikSession) -> No
             item.add_marker(pytest.mark.skip(reason=FAULTS_SKIP_REASON))
 
 
-@contextmanager
-def injected_faults(item: pytest.Item, session: XquikSession) -> Iterator[None]:
-    """Queue the test's marker faults for its body; withdraw the unused ones after it.
+class FaultInjection:
+    """The hook that queues a test's marker faults for its body (registered when a test has some).
 
     Only the calls the test body makes meet them: the fixtures' own creates
-    (before) and revokes (after) never do.
+    (before) and revokes (after) never do; the unused ones are withdrawn.
     """
-    options = xquik_options(item)
-    if not options.faults or not session.is_mock:
-        yield
-        return
-    fake = session.fake
-    if not fake.in_use:
-        pytest.fail(
-            f"{item.nodeid}: @pytest.mark.xquik(fail_...) injects faults into pytest-xquik's "
-            "mock, which this test does not use: request xquik_mock (or a key fixture).",
-            pytrace=False,
-        )
-    queued: list[Fault] = []
-    for call, specs in options.faults.items():
-        for spec in specs:
-            retry_after = options.retry_after if spec == 429 else None
-            queued += fake.fail_next(call, spec, retry_after=retry_after)
-    try:
-        yield
-    finally:
-        fake.withdraw(queued)
+
+    def __init__(self, fake: FakeXquikApi) -> None:
+        self._fake = fake
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
+        options = xquik_options(item)
+        if options.faults and not self._fake.in_use:
+            pytest.fail(
+                f"{item.nodeid}: @pytest.mark.xquik(fail_...) injects faults into pytest-xquik's "
+                "mock, which this test does not use: request xquik_mock (or a key fixture).",
+                pytrace=False,
+            )
+        queued: list[Fault] = []
+        for call, specs in options.faults.items():
+            for spec in specs:
+                retry_after = options.retry_after if spec == 429 else None
+                queued += self._fake.fail_next(call, spec, retry_after=retry_after)
+        try:
+            yield
+        finally:
+            self._fake.withdraw(queued)

@@ -6,13 +6,12 @@ import os
 import uuid
 import warnings
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_xquik.aio import (
     _xquik_async_client_anyio,
-    _xquik_async_client_asyncio,
     xquik_async_api_key_factory,
     xquik_async_client,
 )
@@ -28,20 +27,26 @@ from pytest_xquik.fixtures import (
     xquik_mock,
     xquik_session,
 )
-from pytest_xquik.ledger import Ledger, ledger_directory
-from pytest_xquik.markers import check_markers, injected_faults, register_markers, skip_inapplicable
+from pytest_xquik.markers import (
+    FaultInjection,
+    check_markers,
+    register_markers,
+    skip_inapplicable,
+    xquik_options,
+)
 from pytest_xquik.masking import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
 from pytest_xquik.redaction import REDACTION, Redaction
 from pytest_xquik.session import XquikSession
 from pytest_xquik.settings import add_options, resolve_settings
-from pytest_xquik.sweeper import RunSummary, check_run, sweep_account
 
-SUMMARY = pytest.StashKey[RunSummary]()
+if TYPE_CHECKING:
+    from pytest_xquik.sweeper import RunSummary
+
+SUMMARY: pytest.StashKey[RunSummary] = pytest.StashKey()
 
 __all__ = [
     "_xquik_async_client_anyio",
-    "_xquik_async_client_asyncio",
     "_xquik_fake",
     "xquik_admin",
     "xquik_api_key",
@@ -84,6 +89,8 @@ def _sweep_command(config: pytest.Config, session: pytest.Session) -> pytest.Exi
 
 
 def _sweep(config: pytest.Config, dry_run: bool) -> bool:
+    from pytest_xquik.sweeper import sweep_account
+
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     write = reporter.write_line if reporter is not None else print
     return sweep_account(xquik_session(config), dry_run=dry_run, write=write)
@@ -102,14 +109,20 @@ def pytest_configure(config: pytest.Config) -> None:
     worker = workerinput["workerid"] if workerinput else None
     namer = KeyNamer(settings.key_name_prefix, run_id, worker)
     masker = SecretMasker(backstop=settings.mask_key_pattern)
-    ledger = Ledger(ledger_directory(config), run_id, worker) if credential else None
+    ledger = None
+    if credential is not None:  # live mode keeps a ledger of its keys
+        from pytest_xquik.ledger import Ledger, ledger_directory
+
+        ledger = Ledger(ledger_directory(config), run_id, worker)
     config.stash[SESSION] = XquikSession(settings, credential, namer, masker, ledger)
     config.stash[REDACTION] = redaction = Redaction(masker)
-    # pytest_warning_recorded gets no config to find the masker by, and
-    # pytest_sessionfinish is needed twice (a wrapper here, a trylast check
-    # below): a plugin object of this session's own holds these two.
+    # pytest_warning_recorded and pytest_runtest_logreport get no config to
+    # find the masker by, and pytest_sessionfinish is needed twice (a wrapper
+    # here, a trylast check below): a plugin object of this session holds them.
     config.pluginmanager.register(_RedactionHooks(redaction, config), "xquik-redaction")
     register_markers(config)
+    if config.pluginmanager.has_plugin("asyncio"):
+        config.pluginmanager.import_plugin("pytest_xquik.aio_asyncio")
 
 
 def _controller_run_id(config: pytest.Config) -> str:
@@ -130,6 +143,10 @@ class _RedactionHooks:
     @pytest.hookimpl(tryfirst=True)
     def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
         self._redaction.redact_warning(warning_message)
+
+    @pytest.hookimpl(tryfirst=True)  # before the terminal, JUnit XML or pytest-xdist see it
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._redaction.redact_report(report)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self) -> Generator[None, None, None]:
@@ -179,25 +196,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     session = xquik_session(config)
     skip_inapplicable(items, session)
     leave_base_url_to_xquik(items, session)
+    # Only a run with fault markers pays for a hook around every test's call.
+    if session.is_mock and any(xquik_options(item).faults for item in items):
+        config.pluginmanager.register(FaultInjection(session.fake), "xquik-faults")
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
-    namer = xquik_session(item.config).namer
-    namer.test = item.nodeid
-    redaction = item.config.stash[REDACTION]
-    redaction.item = item
-    try:
-        return (yield)
-    finally:
-        namer.test = None
-        redaction.item = None
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    with injected_faults(item, xquik_session(item.config)):
-        yield
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # The test that names the keys created now, and whose hooks explain its assertions.
+    xquik_session(item.config).namer.test = item.nodeid
+    item.config.stash[REDACTION].item = item
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -207,21 +215,14 @@ def pytest_assertrepr_compare(
     return config.stash[REDACTION].explain(config, op, left, right)
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item,
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    report = yield
-    item.config.stash[REDACTION].redact_report(report)
-    return report
-
-
 @pytest.hookimpl(trylast=True)  # after the runner's teardown of the remaining fixtures
 def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     xquik = xquik_session(config)
     if xquik.ledger is None or hasattr(config, "workerinput"):
         return  # mock mode, or an xdist worker: the controller checks the whole run
+    from pytest_xquik.sweeper import check_run
+
     summary = check_run(xquik.admin, xquik.ledger)
     if summary is None:
         return

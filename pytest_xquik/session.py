@@ -8,19 +8,21 @@ import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_xquik.admin import XquikAdmin
 from pytest_xquik.credentials import ManagementCredential
-from pytest_xquik.fake_api import FakeXquikApi
-from pytest_xquik.intercept import Interceptor
-from pytest_xquik.ledger import Ledger
-from pytest_xquik.masking import SecretMasker
-from pytest_xquik.naming import KeyNamer
-from pytest_xquik.retry import RetryPolicy
-from pytest_xquik.settings import Settings
+
+if TYPE_CHECKING:
+    from pytest_xquik.admin import XquikAdmin
+    from pytest_xquik.fake_api import FakeXquikApi
+    from pytest_xquik.intercept import Interceptor
+    from pytest_xquik.ledger import Ledger
+    from pytest_xquik.masking import SecretMasker
+    from pytest_xquik.naming import KeyNamer
+    from pytest_xquik.retry import RetryPolicy
+    from pytest_xquik.settings import Settings
 
 
 class XquikSession:
@@ -57,6 +59,8 @@ class XquikSession:
     @cached_property
     def fake(self) -> FakeXquikApi:
         """The fake API of mock mode (one per session; fixtures scope its state)."""
+        from pytest_xquik.fake_api import FakeXquikApi
+
         return FakeXquikApi(
             self.settings.base_url,
             admin_tokens=[self.credential.secret],
@@ -66,6 +70,8 @@ class XquikSession:
     def intercept(self) -> Interceptor:
         """Route the process's httpx traffic for the base URL to the fake API, first of all."""
         if self._interceptor is None:
+            from pytest_xquik.intercept import Interceptor
+
             self._interceptor = Interceptor(self.fake)
         self._interceptor.start()
         return self._interceptor
@@ -106,6 +112,8 @@ class XquikSession:
     @cached_property
     def admin(self) -> XquikAdmin:
         """The management client, built on first use."""
+        from pytest_xquik.admin import XquikAdmin
+
         return XquikAdmin(
             httpx.Client(**self.client_options(self.credential.headers)),
             self.credential,
@@ -116,6 +124,8 @@ class XquikSession:
         )
 
     def _retry_policy(self) -> RetryPolicy:
+        from pytest_xquik.retry import RetryPolicy
+
         settings = self.settings
         policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
         if self.is_mock:  # the fake has no clock: its retries need not wait
