@@ -2,8 +2,9 @@
 
 One JSON-lines file per process (``<run id>-<xdist worker id or main>.jsonl``)
 in pytest's cache directory, appended to and flushed at each event, so that
-a killed process loses nothing (``creating`` is also fsynced, so that even
-after a machine crash every key can be found by its name):
+a killed process loses nothing. (It is not fsynced: that would only guard
+against the machine itself crashing, costs more than the rest of the ledger,
+and the sweep finds such keys anyway, by their name and age.)
 
 - ``creating``: a key is about to be created, with its unique name and test;
 - ``created``: the service made it: id, prefix, name, test, the service's
@@ -21,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
-import os
 import sys
 import threading
 from collections.abc import Iterable
@@ -80,7 +80,7 @@ class Ledger:
 
     def creating(self, name: str, test: str) -> None:
         """Record that a key named ``name`` is about to be created for ``test``."""
-        self._write({"event": "creating", "name": name, "test": test, "at": _now()}, sync=True)
+        self._write({"event": "creating", "name": name, "test": test, "at": _now()})
 
     def created(self, key_id: str, prefix: str, name: str, test: str, created_at: datetime) -> None:
         """Record that key ``key_id`` exists (its secret is never written)."""
@@ -111,10 +111,10 @@ class Ledger:
                 self._file.close()
                 self._file = None
 
-    def _write(self, record: dict[str, Any], sync: bool = False) -> None:
+    def _write(self, record: dict[str, Any]) -> None:
         try:
             with self._lock:
-                self._append(record, sync)
+                self._append(record)
         except OSError as error:
             raise XquikError(
                 f"pytest-xquik cannot write its ledger {self.path} ({error}). Live mode "
@@ -123,15 +123,13 @@ class Ledger:
                 "to a writable place."
             ) from None
 
-    def _append(self, record: dict[str, Any], sync: bool) -> None:
+    def _append(self, record: dict[str, Any]) -> None:
         if self._file is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._file = self.path.open("a", encoding="utf-8")
             _try_lock(self._file, exclusive=True)
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
-        if sync:  # the name alone finds the key later; the other events only save a lookup
-            os.fsync(self._file.fileno())
 
 
 @dataclasses.dataclass
