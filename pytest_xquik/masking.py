@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 import threading
 from urllib.parse import quote, quote_plus
 
@@ -39,6 +40,7 @@ PIECE_LENGTH = 8
 _KEY_FORMAT = re.compile(r"xq_[0-9a-f]{64}")
 # A key, or a piece of one, longer than its public prefix (split keeps it as a part).
 _KEY_RUNS = re.compile(r"(xq_[0-9a-f]{6,})")
+_TOKEN_CHARACTERS = string.ascii_letters + string.digits + "_%+/=-"
 _TOKEN = "[A-Za-z0-9_%+/=-]"
 # An ellipsis with at least a piece's length of token characters on one side; one
 # pattern per kind, since a literal start lets the regex engine skip ahead fast.
@@ -50,7 +52,6 @@ _ELLIPSES = {
     for ellipsis in ("...", "…")
 }
 _TOKEN_RUN = re.compile(f"{_TOKEN}*")
-_TOKEN_RUN_TO_END = re.compile(f"{_TOKEN}+$")
 
 
 def masked_form(secret: str) -> str:
@@ -158,8 +159,8 @@ class SecretMasker:
         done = 0
         for ellipsis in ellipses.finditer(text):
             start, end = ellipsis.span()
-            before = _TOKEN_RUN_TO_END.search(text, max(done, start - reach), start)
-            first = before.start() if before else start
+            window = max(done, start - reach)
+            first = window + len(text[window:start].rstrip(_TOKEN_CHARACTERS))
             following = _TOKEN_RUN.match(text, end, end + reach)
             after = following.end() if following else end
             parts += [
