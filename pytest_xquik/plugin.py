@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 import warnings
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -16,7 +14,6 @@ from pytest_xquik.aio import (
     xquik_async_client,
 )
 from pytest_xquik.coexist import leave_base_url_to_xquik
-from pytest_xquik.credentials import credential_from_env, missing_credential_message
 from pytest_xquik.fixtures import (
     SESSION,
     _xquik_fake,
@@ -34,11 +31,9 @@ from pytest_xquik.markers import (
     skip_inapplicable,
     xquik_options,
 )
-from pytest_xquik.masking import SecretMasker
-from pytest_xquik.naming import KeyNamer, new_run_id
 from pytest_xquik.redaction import REDACTION, Redaction
 from pytest_xquik.session import XquikSession
-from pytest_xquik.settings import add_options, resolve_settings
+from pytest_xquik.settings import add_options
 
 if TYPE_CHECKING:
     from pytest_xquik.sweeper import RunSummary
@@ -97,25 +92,8 @@ def _sweep(config: pytest.Config, dry_run: bool) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    settings = resolve_settings(config)
-    credential = None
-    if settings.mode == "live":
-        credential = credential_from_env(os.environ, settings.session_cookie_name)
-        if credential is None:
-            raise pytest.UsageError(missing_credential_message())
-    # pytest-xdist gives every worker the controller's run id and its own worker id.
-    workerinput = getattr(config, "workerinput", None)
-    run_id = workerinput["testrunuid"][:8] if workerinput else _controller_run_id(config)
-    worker = workerinput["workerid"] if workerinput else None
-    namer = KeyNamer(settings.key_name_prefix, run_id, worker)
-    masker = SecretMasker(backstop=settings.mask_key_pattern)
-    ledger = None
-    if credential is not None:  # live mode keeps a ledger of its keys
-        from pytest_xquik.ledger import Ledger, ledger_directory
-
-        ledger = Ledger(ledger_directory(config), run_id, worker)
-    config.stash[SESSION] = XquikSession(settings, credential, namer, masker, ledger)
-    config.stash[REDACTION] = redaction = Redaction(masker)
+    config.stash[SESSION] = session = XquikSession.from_config(config)
+    config.stash[REDACTION] = redaction = Redaction(session.masker)
     # pytest_warning_recorded and pytest_runtest_logreport get no config to
     # find the masker by, and pytest_sessionfinish is needed twice (a wrapper
     # here, a trylast check below): a plugin object of this session holds them.
@@ -123,16 +101,6 @@ def pytest_configure(config: pytest.Config) -> None:
     register_markers(config)
     if config.pluginmanager.has_plugin("asyncio"):
         config.pluginmanager.import_plugin("pytest_xquik.aio_asyncio")
-
-
-def _controller_run_id(config: pytest.Config) -> str:
-    """The run id; with pytest-xdist, the one its workers get (xdist's ``--testrunuid``)."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return new_run_id()
-    if config.getoption("testrunuid") is None:
-        # xdist reads the option when it starts the workers, after this hook.
-        config.option.testrunuid = uuid.uuid4().hex
-    return str(config.getoption("testrunuid"))[:8]
 
 
 class _RedactionHooks:

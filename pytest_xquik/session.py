@@ -3,26 +3,33 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import secrets
 import ssl
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import httpx
+import pytest
 
-from pytest_xquik.credentials import ManagementCredential
+from pytest_xquik.credentials import (
+    ManagementCredential,
+    credential_from_env,
+    missing_credential_message,
+)
+from pytest_xquik.masking import SecretMasker
+from pytest_xquik.naming import KeyNamer, new_run_id
+from pytest_xquik.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
     from pytest_xquik.admin import XquikAdmin
     from pytest_xquik.fake_api import FakeXquikApi
     from pytest_xquik.intercept import Interceptor
     from pytest_xquik.ledger import Ledger
-    from pytest_xquik.masking import SecretMasker
-    from pytest_xquik.naming import KeyNamer
     from pytest_xquik.retry import RetryPolicy
-    from pytest_xquik.settings import Settings
 
 
 class XquikSession:
@@ -50,6 +57,32 @@ class XquikSession:
         self.credential = credential
         masker.register(credential.secret)
         self._interceptor: Interceptor | None = None
+
+    @classmethod
+    def from_config(cls, config: pytest.Config) -> XquikSession:
+        """Resolve and validate the settings, and find the credential (live mode).
+
+        Raises ``pytest.UsageError`` for a bad setting, or for live mode
+        without a credential.
+        """
+        settings = resolve_settings(config)
+        credential = None
+        if settings.mode == "live":
+            credential = credential_from_env(os.environ, settings.session_cookie_name)
+            if credential is None:
+                raise pytest.UsageError(missing_credential_message())
+        # pytest-xdist gives every worker the controller's run id and its own worker id.
+        workerinput = getattr(config, "workerinput", None)
+        run_id = workerinput["testrunuid"][:8] if workerinput else _controller_run_id(config)
+        worker = workerinput["workerid"] if workerinput else None
+        namer = KeyNamer(settings.key_name_prefix, run_id, worker)
+        masker = SecretMasker(backstop=settings.mask_key_pattern)
+        ledger = None
+        if credential is not None:  # live mode keeps a ledger of its keys
+            from pytest_xquik.ledger import Ledger, ledger_directory
+
+            ledger = Ledger(ledger_directory(config), run_id, worker)
+        return cls(settings, credential, namer, masker, ledger)
 
     @property
     def is_mock(self) -> bool:
@@ -140,3 +173,13 @@ class XquikSession:
             self.ledger.close()
         if self._interceptor is not None:
             self._interceptor.stop()
+
+
+def _controller_run_id(config: pytest.Config) -> str:
+    """The run id; with pytest-xdist, the one its workers get (xdist's ``--testrunuid``)."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return new_run_id()
+    if config.getoption("testrunuid") is None:
+        # xdist reads the option when it starts the workers, after pytest_configure.
+        config.option.testrunuid = uuid.uuid4().hex
+    return str(config.getoption("testrunuid"))[:8]
