@@ -7,6 +7,8 @@ declares key fixtures of wider scopes.
 The names below are for type hints and for tests that manage keys themselves.
 They load on first use, so that a run whose tests use no pytest-xquik
 fixture does not pay for importing them.
+
+The plugin's code has no assertions for pytest to rewrite: PYTEST_DONT_REWRITE.
 """
 
 from __future__ import annotations
