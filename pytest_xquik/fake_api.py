@@ -174,6 +174,14 @@ class FakeXquikApi:
         self._lock = threading.RLock()
         self._depth = 0
 
+    def __repr__(self) -> str:
+        with self._lock:
+            active = sum(key.is_active for key in self._keys.values())
+            return (
+                f"<FakeXquikApi {self.base_url}: {len(self._keys)} key(s), {active} active, "
+                f"{len(self._requests)} request(s)>"
+            )
+
     # -- what a test looks at ---------------------------------------------------
 
     @property

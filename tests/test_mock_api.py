@@ -159,6 +159,9 @@ def test_the_mock_is_fresh_for_each_test(pytester: pytest.Pytester) -> None:
             SEEN.append(xquik_api_key)
             xquik_mock.route("GET", "/extra", json={})
             assert len(xquik_mock.keys) == 1
+            assert repr(xquik_mock) == (
+                "<FakeXquikApi https://xquik.com/api/v1: 1 key(s), 1 active, 1 request(s)>"
+            )
 
         def test_second(xquik_mock):
             assert xquik_mock.keys == [] and xquik_mock.requests == []
