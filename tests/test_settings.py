@@ -57,6 +57,16 @@ def test_the_command_line_beats_the_environment_which_beats_the_ini_file(
         ("xquik_key_name_prefix", "team-ci", "key_name_prefix=team-ci"),
         ("xquik_timeout", "2.5", "timeout=2.5"),
         ("xquik_session_cookie_name", "__Host-xquik_session", "session_cookie_name=__Host-*"),
+        ("xquik_mask_key_pattern", "false", "mask_key_pattern=False"),
+        ("xquik_max_retries", "0", "max_retries=0"),
+        ("xquik_retry_backoff", "0", "retry_backoff=0.0"),
+        ("xquik_retry_max_wait", "2.5", "retry_max_wait=2.5"),
+        ("xquik_on_leak", "warn", "on_leak=warn"),
+        ("xquik_sweep_on_start", "yes", "sweep_on_start=True"),
+        ("xquik_sweep_older_than", "0", "sweep_older_than=0.0"),
+        ("xquik_sweep_older_than", "90s", "sweep_older_than=90.0"),
+        ("xquik_sweep_older_than", "30m", "sweep_older_than=1800.0"),
+        ("xquik_sweep_older_than", "2h", "sweep_older_than=7200.0"),
     ],
 )
 def test_each_ini_option_is_read(
@@ -74,8 +84,21 @@ def test_the_defaults(pytester: pytest.Pytester) -> None:
             "SETTING key_name_prefix=pytest-xquik",
             "SETTING timeout=30.0",
             "SETTING session_cookie_name=session_token",
+            "SETTING mask_key_pattern=True",
+            "SETTING max_retries=3",
+            "SETTING retry_backoff=0.5",
+            "SETTING retry_max_wait=60.0",
+            "SETTING on_leak=fail",
+            "SETTING sweep_on_start=False",
+            "SETTING sweep_older_than=3600.0",
         ]
     )
+
+
+def test_the_command_line_sets_the_sweep_age_over_the_ini_file(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INNER_INI + "xquik_sweep_older_than = 2h\n")
+    result = run_show(pytester, "--xquik-sweep-older-than=5m")
+    result.stdout.fnmatch_lines(["*SETTING sweep_older_than=300.0"])
 
 
 def test_ini_options_can_live_in_pyproject_toml(pytester: pytest.Pytester) -> None:
@@ -191,3 +214,24 @@ def test_the_report_header_shows_mode_base_url_and_credential_kind_but_no_secret
         ]
     )
     assert live.admin_api_key[8:] not in result.stdout.str() + result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--xquik-sweep-older-than=2d"], "*xquik_sweep_older_than = '2d' (from the command line*"),
+        (["-o", "xquik_max_retries=-1"], "*xquik_max_retries = '-1' (from the command line -o*"),
+        (["-o", "xquik_retry_backoff=soon"], "*xquik_retry_backoff = 'soon'*0 or more*"),
+        (["-o", "xquik_retry_max_wait=-5"], "*xquik_retry_max_wait = '-5'*"),
+        (["-o", "xquik_on_leak=ignore"], "*xquik_on_leak = 'ignore'*expected 'fail' or 'warn'*"),
+        (["-o", "xquik_sweep_on_start=sometimes"], "*xquik_sweep_on_start*expected true or false*"),
+        (["-o", "xquik_key_name_prefix=pyt", "--xquik-sweep"], "*xquik_key_name_prefix = 'pyt'*"),
+    ],
+)
+def test_a_bad_live_mode_option_is_a_usage_error_before_any_request(
+    pytester: pytest.Pytester, live: XquikServer, args: list[str], message: str
+) -> None:
+    result = pytester.runpytest(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert live.requests == []
