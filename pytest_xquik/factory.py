@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from pytest_xquik.admin import XquikAdmin
 from pytest_xquik.errors import XquikError, XquikRevokeError
-from pytest_xquik.keys import ScratchKey
-
-
-def describe_key(key: ScratchKey) -> str:
-    """How messages name a key: id, prefix and name, never the secret."""
-    return f"key id={key.id} prefix={key.prefix} name={key.name!r}"
+from pytest_xquik.keys import ScratchKey, describe_key
 
 
 class ScratchKeyFactory:
@@ -46,6 +41,6 @@ class ScratchKeyFactory:
             try:
                 self._admin.revoke(key.id)
             except XquikError as error:
-                failures.append((describe_key(key), error))
+                failures.append((describe_key(key.id, key.prefix, key.name), error))
         if failures:
             raise XquikRevokeError(failures)

@@ -25,6 +25,11 @@ class SecretKey(str):
         return repr(masked_form(self))
 
 
+def describe_key(key_id: str, prefix: str, name: str) -> str:
+    """How messages name a key: id, prefix and name, never the secret."""
+    return f"key id={key_id} prefix={prefix} name={name!r}"
+
+
 def parse_timestamp(value: str) -> datetime:
     """Parse the API's ISO 8601 timestamps (``2026-02-24T10:30:00.000Z``) as aware datetimes."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

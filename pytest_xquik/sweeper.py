@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pytest_xquik.admin import XquikAdmin
 from pytest_xquik.errors import XquikError
-from pytest_xquik.keys import ApiKeyInfo
+from pytest_xquik.keys import ApiKeyInfo, describe_key
 from pytest_xquik.ledger import Ledger, LedgerEntry, in_use, read_entries, remove
 from pytest_xquik.naming import KeyNamer
 from pytest_xquik.session import XquikSession
@@ -48,10 +48,8 @@ class Leak:
 
     def describe(self) -> str:
         """The key and why it leaked, as the summary shows it (never the secret)."""
-        return (
-            f"key id={self.key_id} prefix={self.prefix} name={self.name!r} "
-            f"test={self.test}: {self.reason}"
-        )
+        key = describe_key(self.key_id, self.prefix, self.name)
+        return f"{key} test={self.test}: {self.reason}"
 
 
 @dataclasses.dataclass
@@ -180,7 +178,7 @@ def sweep(
     failed = 0
     for key in targets:
         age = _age((now - key.created_at).total_seconds())
-        described = f"key id={key.id} prefix={key.prefix} name={key.name!r} age={age}"
+        described = f"{describe_key(key.id, key.prefix, key.name)} age={age}"
         if not dry_run:
             try:
                 admin.revoke(key.id)
