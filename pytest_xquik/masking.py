@@ -27,6 +27,8 @@ import json
 import re
 import string
 import threading
+from itertools import compress
+from operator import is_
 from urllib.parse import quote, quote_plus
 
 MARKER = "[MASKED]"
@@ -42,16 +44,17 @@ _KEY_FORMAT = re.compile(r"xq_[0-9a-f]{64}")
 _KEY_RUNS = re.compile(r"(xq_[0-9a-f]{6,})")
 _TOKEN_CHARACTERS = string.ascii_letters + string.digits + "_%+/=-"
 _TOKEN = "[A-Za-z0-9_%+/=-]"
-# An ellipsis with at least a piece's length of token characters on one side; one
-# pattern per kind, since a literal start lets the regex engine skip ahead fast.
+# An ellipsis with at least a piece's length of token characters on one side, and
+# the token characters after it (group 1); one pattern per kind, since a literal
+# start lets the regex engine skip ahead fast.
 _ELLIPSES = {
     ellipsis: re.compile(
         rf"{re.escape(ellipsis)}(?:(?={_TOKEN}{{{PIECE_LENGTH}}})"
         rf"|(?<={_TOKEN}{{{PIECE_LENGTH}}}{re.escape(ellipsis)})){re.escape(ellipsis[0])}*"
+        rf"({_TOKEN}*)"
     )
     for ellipsis in ("...", "…")
 }
-_TOKEN_RUN = re.compile(f"{_TOKEN}*")
 
 
 def masked_form(secret: str) -> str:
@@ -59,6 +62,11 @@ def masked_form(secret: str) -> str:
     if secret.startswith(KEY_PREFIX):
         return secret[:PUBLIC_PREFIX_LENGTH] + MARKER
     return MARKER
+
+
+def _public_length(form: str, offset: int) -> int:
+    """How many characters of a piece starting at ``offset`` in ``form`` are public."""
+    return max(PUBLIC_PREFIX_LENGTH - offset, 0) if form.startswith(KEY_PREFIX) else 0
 
 
 def encoded_forms(secret: str) -> set[str]:
@@ -82,7 +90,8 @@ class SecretMasker:
 
     def __init__(self, *, backstop: bool = True) -> None:
         self.backstop = backstop
-        self._keys: set[str] = set()
+        # Every registered key -> its masked form.
+        self._keys: dict[str, str] = {}
         self._others: dict[str, str] = {}
         self._others_pattern: re.Pattern[str] | None = None
         # Every PIECE_LENGTH-character run of every form of every secret:
@@ -99,7 +108,7 @@ class SecretMasker:
         with self._lock:
             if _KEY_FORMAT.fullmatch(secret):
                 forms = {secret}
-                self._keys.add(secret)
+                self._keys[secret] = masked_form(secret)
             else:
                 forms = {form for form in encoded_forms(secret) if form not in self._others}
                 if not forms:
@@ -123,53 +132,59 @@ class SecretMasker:
                 text = text.replace(secret, masked)
         elif self._others_pattern is not None:
             text = self._others_pattern.sub(lambda match: others[match.group()], text)
-        if KEY_PREFIX in text:
-            text = self._mask_keys(text)
-        for ellipsis, pattern in _ELLIPSES.items():
-            if ellipsis in text:
-                text = self._mask_beside_ellipses(text, pattern)
-        return text
-
-    def _mask_keys(self, text: str) -> str:
-        # Split, rather than ``sub`` with a function: one Python call per key
-        # costs more than the scan of the text itself.
+        ellipses = [pattern for ellipsis, pattern in _ELLIPSES.items() if ellipsis in text]
+        if KEY_PREFIX not in text:
+            for pattern in ellipses:
+                found = pattern.search(text)
+                if found:
+                    text = self._mask_beside_ellipses(text, found)
+            return text
+        # One split on the key runs, one join. Split, rather than ``sub`` with a
+        # function: one Python call per key costs more than the scan of the text.
         parts = _KEY_RUNS.split(text)
-        keys = None if self.backstop else self._keys
-        length = len(KEY_PREFIX) + KEY_HEX_LENGTH
-        parts[1::2] = [
-            run[:PUBLIC_PREFIX_LENGTH] + MARKER
-            if len(run) == length and (keys is None or run in keys)
-            else self._mask_key_run(run, after)
-            for run, after in zip(parts[1::2], parts[2::2], strict=True)
-        ]
+        runs = parts[1::2]
+        # A registered key is a run of its own; the other runs stay, for now.
+        masked_runs = list(map(self._keys.get, runs, runs))
+        for index in compress(range(len(runs)), map(is_, masked_runs, runs)):
+            masked_runs[index] = self._mask_key_run(runs[index], parts[2 * index + 2])
+        parts[1::2] = masked_runs
+        # The text between two key runs holds every ellipsis that a key does not
+        # cut short (those the runs took care of): mask beside those, in place.
+        for pattern in ellipses:
+            matches = list(map(pattern.search, parts[0::2]))
+            for index in compress(range(len(matches)), matches):
+                parts[2 * index] = self._mask_beside_ellipses(parts[2 * index], matches[index])
         return "".join(parts)
 
     def _mask_key_run(self, run: str, after: str) -> str:
+        """Mask a run of ``xq_`` and hex digits that is not a registered key, ``after`` it."""
         key = run[: len(KEY_PREFIX) + KEY_HEX_LENGTH]
         if len(key) == len(KEY_PREFIX) + KEY_HEX_LENGTH and (self.backstop or key in self._keys):
             return masked_form(key) + run[len(key) :]
-        masked = self._mask_pieces(run)
-        if masked == run and self.backstop and after.startswith(("...", "…")):
+        if self.backstop and after.startswith(("...", "…")):
             return masked_form(run)  # a key of the key format, cut short
-        return masked
+        return self._mask_pieces(run)
 
-    def _mask_beside_ellipses(self, text: str, ellipses: re.Pattern[str]) -> str:
+    def _mask_beside_ellipses(self, text: str, ellipsis: re.Match[str] | None) -> str:
+        """Mask the pieces of secrets beside ``ellipsis``, found in ``text``, and each later one."""
         reach = self._reach
         parts: list[str] = []
         done = 0
-        for ellipsis in ellipses.finditer(text):
-            start, end = ellipsis.span()
-            window = max(done, start - reach)
-            first = window + len(text[window:start].rstrip(_TOKEN_CHARACTERS))
-            following = _TOKEN_RUN.match(text, end, end + reach)
-            after = following.end() if following else end
+        while ellipsis is not None:
+            start, after = ellipsis.span()
+            end = ellipsis.start(1)
+            before = text[max(done, start - reach) : start]
+            before = before[len(before.rstrip(_TOKEN_CHARACTERS)) :]  # the token characters
+            if after - end > reach:
+                after = end + reach
             parts += [
-                text[done:first],
-                self._mask_pieces(text[first:start]),
+                text[done : start - len(before)],
+                self._mask_pieces(before),
                 text[start:end],
                 self._mask_pieces(text[end:after]),
             ]
             done = after
+            ellipsis = ellipsis.re.search(text, after)
         parts.append(text[done:])
         return "".join(parts)
 
@@ -178,6 +193,13 @@ class SecretMasker:
         if len(run) < PIECE_LENGTH:
             return run
         pieces = self._pieces
+        # The usual case, first: the whole run is one piece of one secret.
+        found = pieces.get(run[-PIECE_LENGTH:])
+        if found is not None:
+            form, offset = found
+            first = offset + PIECE_LENGTH - len(run)
+            if first >= 0 and form[first : offset + PIECE_LENGTH] == run:
+                return run[: _public_length(form, first)] + MARKER
         parts: list[str] = []
         done = position = 0
         while position + PIECE_LENGTH <= len(run):
@@ -198,8 +220,7 @@ class SecretMasker:
                 while run[end] == form[last]:
                     end += 1
                     last += 1
-            public = PUBLIC_PREFIX_LENGTH - first if form.startswith(KEY_PREFIX) else 0
-            parts += [run[done:start], run[start : start + max(public, 0)], MARKER]
+            parts += [run[done:start], run[start : start + _public_length(form, first)], MARKER]
             done = position = end
         parts.append(run[done:])
         return "".join(parts)
