@@ -23,30 +23,26 @@ import argparse
 import dataclasses
 import os
 import platform
-import secrets
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_xquik.masking import MARKER, SecretMasker  # noqa: E402
+import masking  # noqa: E402  (benchmarks/masking.py, next to this script)
+
 from tests.xquik_server import XquikServer  # noqa: E402
 
 BASE_URL = "https://xquik.com/api/v1"
 RESPX = ("-p", "respx.plugin")
 XQUIK = ("-p", "pytest_xquik.plugin")
 XDIST = ("-p", "xdist.plugin")
-#: The masking row's text: 10 MB holding 10,000 occurrences of 1,000 secrets.
-MASKING_SIZE, MASKING_OCCURRENCES, MASKING_SECRETS = 10_000_000, 10_000, 1_000
-#: benchmarks/masking.py, where it exists, measures masking in more detail than the row here.
-MASKING_SCRIPT = Path(__file__).with_name("masking.py")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,28 +259,9 @@ def measure_row(row: Row, root: Path, repeat: int) -> tuple[list[Sample], list[S
 
 
 def masking_samples(repeat: int) -> tuple[list[Sample], list[Sample]]:
-    """Mask 10 MB holding 10,000 secrets (1,000 registered), against one ``str.replace``."""
-    keys = ["xq_" + secrets.token_hex(32) for _ in range(MASKING_SECRETS)]
-    masker = SecretMasker()
-    for key in keys:
-        masker.register(key)
-    line = "2026-11-27 12:00:00,000 INFO httpx: HTTP Request: GET /api/v1/account 200 OK\n"
-    chunk = MASKING_SIZE // MASKING_OCCURRENCES
-    filler = (line * (chunk // len(line) + 1))[: chunk - len(keys[0]) - 1]
-    text = "".join(f"{filler}{keys[i % len(keys)]}\n" for i in range(MASKING_OCCURRENCES))
-    timings: tuple[list[Sample], list[Sample]] = ([], [])
-    work: tuple[Callable[[], str], Callable[[], str]] = (
-        lambda: masker.mask(text),
-        lambda: text.replace(keys[0], MARKER),
-    )
-    for repetition in range(repeat):
-        for side in (0, 1) if repetition % 2 == 0 else (1, 0):
-            start, cpu = time.perf_counter(), time.process_time()
-            masked = work[side]()
-            timings[side].append(Sample(time.perf_counter() - start, time.process_time() - cpu))
-            if side == 0 and any(key in masked for key in keys):
-                sys.exit("benchmark: the masker left a registered secret in the text")
-    return timings
+    """The masking row, from ``masking.py``: alternating pairs of the masking and one replace."""
+    masks, replaces = masking.measure(*masking.scenario(), repeat)
+    return [Sample(*timing) for timing in masks], [Sample(*timing) for timing in replaces]
 
 
 def machine() -> str:
@@ -316,7 +293,7 @@ def print_row(
     verdict = holds if holds == "-" else ("yes" if holds else "**no**")
     seconds = [statistics.median(sample.seconds for sample in side) for side in (xquik, hand)]
     print(
-        f"| {measure} | {baseline} | {seconds[0]:.3f} | {seconds[1]:.3f} | {ratio:.2f}x "
+        f"| {measure} | {baseline} | {seconds[0]:.4g} | {seconds[1]:.4g} | {ratio:.2f}x "
         f"| {cpu_ratio:.2f}x | {goal} | {verdict} |",
         flush=True,
     )
@@ -350,7 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     live_tests = options.live_tests or (100 if options.quick else 200)
     # The ≤ 1.03x row needs the most repetitions to be read at that precision;
     # the client row's baseline is the slowest (it builds 1,000 TLS contexts).
-    repeats = {"key": 9, "client": 5, "unused": 41, "live": 9, "xdist": 9, "masking": 5}
+    repeats = {"key": 9, "client": 5, "unused": 41, "live": 9, "xdist": 9, "masking": 21}
     rows = table_rows(tests, live_tests)
     selected = options.only.split(",")
     unknown = set(selected) - {*rows, "masking"}
@@ -375,22 +352,19 @@ def main(argv: list[str] | None = None) -> None:
                 counts.append(live_counts(row.measure, xquik))
             if name == "xdist":
                 counts.append(live_counts("the same with `-n 1`", hand))
-    if "masking" in selected and not MASKING_SCRIPT.exists():
-        repeat = options.repeat or (3 if options.quick else repeats["masking"])
+    if "masking" in selected:
+        repeat = options.repeat or (5 if options.quick else repeats["masking"])
         masked, replaced = masking_samples(repeat)
         print_row(
             "masking 10 MB holding 10,000 secrets, 1,000 registered",
             "one `str.replace` of one secret",
             masked,
             replaced,
-            10.0,
+            masking.TARGET,
         )
     print()
     for line in counts:
         print(line)
-    if "masking" in selected and MASKING_SCRIPT.exists():
-        print(f"\nMasking ({MASKING_SCRIPT.name}):", flush=True)
-        subprocess.run([sys.executable, str(MASKING_SCRIPT)], check=True)
 
 
 if __name__ == "__main__":

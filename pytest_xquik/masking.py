@@ -11,7 +11,8 @@ whatever the number of secrets:
 - every registered secret, on its own or inside longer text, and its
   JSON-escaped, URL-encoded and ``repr()`` forms;
 - as a backstop (which :class:`SecretMasker` may be told to leave off), any
-  string of the key format ``xq_`` + 64 hex characters, registered or not;
+  string of the key format ``xq_`` + 64 hex characters (of either case),
+  registered or not;
 - the *pieces* of a secret that a shortened value leaves next to a ``...`` or
   ``…`` (``'xq_a1b2c3d4e5...'``, ``...9f8e7d6c5b4a'``), from 8 characters on.
 
@@ -41,7 +42,10 @@ PIECE_LENGTH = 8
 
 _KEY_FORMAT = re.compile(r"xq_[0-9a-f]{64}")
 # A key, or a piece of one, longer than its public prefix (split keeps it as a part).
-_KEY_RUNS = re.compile(r"(xq_[0-9a-f]{6,})")
+# Hex digits of either case: the backstop also catches an upper-cased key, and a
+# class of three ranges compiles to a lookup table, which is faster on hex (its
+# digits and letters alternate at random) than two range tests.
+_KEY_RUNS = re.compile(r"(xq_[0-9a-fA-F]{6,})")
 _TOKEN_CHARACTERS = string.ascii_letters + string.digits + "_%+/=-"
 _TOKEN = "[A-Za-z0-9_%+/=-]"
 # An ellipsis with at least a piece's length of token characters on one side, and
@@ -162,7 +166,7 @@ class SecretMasker:
         if len(key) == len(KEY_PREFIX) + KEY_HEX_LENGTH and (self.backstop or key in self._keys):
             return masked_form(key) + run[len(key) :]
         if self.backstop and after.startswith(("...", "…")):
-            return masked_form(run)  # a key of the key format, cut short
+            return run[:PUBLIC_PREFIX_LENGTH] + MARKER  # a key of the key format, cut short
         return self._mask_pieces(run)
 
     def _mask_beside_ellipses(self, text: str, ellipsis: re.Match[str] | None) -> str:
@@ -172,18 +176,18 @@ class SecretMasker:
         done = 0
         while ellipsis is not None:
             start, after = ellipsis.span()
-            end = ellipsis.start(1)
-            before = text[max(done, start - reach) : start]
-            before = before[len(before.rstrip(_TOKEN_CHARACTERS)) :]  # the token characters
+            end = ellipsis.start(1)  # the token characters after the ellipsis start here
+            if text[start - 1 : start] in _TOKEN_CHARACTERS:
+                before = text[start - reach if start - reach > done else done : start]
+                before = before[len(before.rstrip(_TOKEN_CHARACTERS)) :]
+                if len(before) >= PIECE_LENGTH:
+                    parts += [text[done : start - len(before)], self._mask_pieces(before)]
+                    done = start
             if after - end > reach:
                 after = end + reach
-            parts += [
-                text[done : start - len(before)],
-                self._mask_pieces(before),
-                text[start:end],
-                self._mask_pieces(text[end:after]),
-            ]
-            done = after
+            if after - end >= PIECE_LENGTH:
+                parts += [text[done:end], self._mask_pieces(text[end:after])]
+                done = after
             ellipsis = ellipsis.re.search(text, after)
         parts.append(text[done:])
         return "".join(parts)

@@ -93,14 +93,16 @@ def test_hex_beside_an_ellipsis_that_is_no_piece_of_a_secret_stays(masker: Secre
 
 def test_the_backstop_masks_keys_nobody_registered_unless_turned_off(key: str) -> None:
     unknown = "xq_" + secrets.token_hex(32)
+    shouted = "xq_" + secrets.token_hex(32).upper()
     with_backstop, without = SecretMasker(), SecretMasker(backstop=False)
     for masker in (with_backstop, without):
         masker.register(key)
-    text = f"{unknown} {key} '{unknown[:30]}...'"
+    text = f"{unknown} {key} '{unknown[:30]}...' {shouted}"
     assert with_backstop.mask(text) == (
-        f"{masked_form(unknown)} {masked_form(key)} '{masked_form(unknown)}...'"
+        f"{masked_form(unknown)} {masked_form(key)} '{masked_form(unknown)}...' "
+        f"{masked_form(shouted)}"
     )
-    assert without.mask(text) == f"{unknown} {masked_form(key)} '{unknown[:30]}...'"
+    assert without.mask(text) == f"{unknown} {masked_form(key)} '{unknown[:30]}...' {shouted}"
 
 
 def test_text_without_secrets_is_returned_unchanged(masker: SecretMasker) -> None:

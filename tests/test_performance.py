@@ -34,6 +34,17 @@ def test_a_tiny_live_benchmark_counts_two_requests_per_key_and_one_connection_pe
     )
 
 
+def test_a_tiny_masking_benchmark_prints_its_row(pytester: pytest.Pytester) -> None:
+    result = pytester.run(sys.executable, RUN, "--only", "masking", "--repeat", "1")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(
+        [
+            "| masking 10 MB holding 10,000 secrets, 1,000 registered "
+            "| one `str.replace` of one secret | * | * | *x | *x | ≤ 10x | *",
+        ]
+    )
+
+
 def test_the_benchmark_script_rejects_an_unknown_row(pytester: pytest.Pytester) -> None:
     result = pytester.run(sys.executable, RUN, "--only", "key,speed")
     assert result.ret == 2
