@@ -138,33 +138,41 @@ class SecretMasker:
             text = self._others_pattern.sub(lambda match: others[match.group()], text)
         ellipses = [pattern for ellipsis, pattern in _ELLIPSES.items() if ellipsis in text]
         if KEY_PREFIX not in text:
-            for pattern in ellipses:
-                found = pattern.search(text)
-                if found:
-                    text = self._mask_beside_ellipses(text, found)
-            return text
+            return self._mask_beside_all_ellipses(text, ellipses)
         # One split on the key runs, one join. Split, rather than ``sub`` with a
         # function: one Python call per key costs more than the scan of the text.
         parts = _KEY_RUNS.split(text)
         runs = parts[1::2]
         # A registered key is a run of its own; the other runs stay, for now.
         masked_runs = list(map(self._keys.get, runs, runs))
+        kept = False
         for index in compress(range(len(runs)), map(is_, masked_runs, runs)):
             masked_runs[index] = self._mask_key_run(runs[index], parts[2 * index + 2])
+            kept = kept or masked_runs[index] == runs[index]
         parts[1::2] = masked_runs
-        # The text between two key runs holds every ellipsis that a key does not
-        # cut short (those the runs took care of): mask beside those, in place.
+        if kept:  # a run left as it was joins the token characters on either side of it
+            return self._mask_beside_all_ellipses("".join(parts), ellipses)
+        # Otherwise the text between two key runs holds every ellipsis that a key
+        # does not cut short (those the runs took care of): mask beside those.
         for pattern in ellipses:
             matches = list(map(pattern.search, parts[0::2]))
             for index in compress(range(len(matches)), matches):
                 parts[2 * index] = self._mask_beside_ellipses(parts[2 * index], matches[index])
         return "".join(parts)
 
+    def _mask_beside_all_ellipses(self, text: str, ellipses: list[re.Pattern[str]]) -> str:
+        """Mask the pieces of secrets beside every ellipsis in ``text``, of each kind in turn."""
+        for pattern in ellipses:
+            found = pattern.search(text)
+            if found:
+                text = self._mask_beside_ellipses(text, found)
+        return text
+
     def _mask_key_run(self, run: str, after: str) -> str:
         """Mask a run of ``xq_`` and hex digits that is not a registered key, ``after`` it."""
         key = run[: len(KEY_PREFIX) + KEY_HEX_LENGTH]
         if len(key) == len(KEY_PREFIX) + KEY_HEX_LENGTH and (self.backstop or key in self._keys):
-            return masked_form(key) + run[len(key) :]
+            return masked_form(key) + self._mask_pieces(run[len(key) :])
         if self.backstop and after.startswith(("...", "…")):
             return run[:PUBLIC_PREFIX_LENGTH] + MARKER  # a key of the key format, cut short
         return self._mask_pieces(run)

@@ -86,6 +86,21 @@ def test_pieces_of_a_key_beside_an_ellipsis_are_masked(
     assert masker.mask(f"{ellipsis}{key[10:40]}{ellipsis}") == f"{ellipsis}[MASKED]{ellipsis}"
 
 
+def test_a_piece_in_a_run_of_token_characters_that_touches_an_ellipsis_is_masked(
+    masker: SecretMasker, key: str
+) -> None:
+    assert masker.mask(f"'...xq_0123456789_{key[30:]}'") == "'...xq_0123456789_[MASKED]'"
+    assert masker.mask(f"'{key[40:]}_xq_0123456789Z...'") == "'[MASKED]_xq_0123456789Z...'"
+
+
+def test_a_piece_right_after_a_whole_key_is_masked(key: str) -> None:
+    other = "xq_" + secrets.token_hex(32)
+    masker = SecretMasker(backstop=False)
+    for secret in (key, other):
+        masker.register(secret)
+    assert masker.mask(f"{key}{other[20:40]} ") == f"{masked_form(key)}[MASKED] "
+
+
 def test_hex_beside_an_ellipsis_that_is_no_piece_of_a_secret_stays(masker: SecretMasker) -> None:
     text = "commit 4f2a9c81d0e3b7a6...9f8e7d6c5b4a3f2e retrying..."
     assert masker.mask(text) == text
