@@ -34,8 +34,8 @@ def _mock_everything(request: httpx.Request) -> bool:
 def leave_base_url_to_xquik(items: Sequence[pytest.Item], session: XquikSession) -> None:
     """Mark the tests using both ``httpx_mock`` and a pytest-xquik fixture (see the module)."""
     for item in items:
-        names = set(getattr(item, "fixturenames", ()))
-        if "httpx_mock" not in names or not names & _PLUGIN_FIXTURES:
+        names = getattr(item, "fixturenames", ())
+        if "httpx_mock" not in names or _PLUGIN_FIXTURES.isdisjoint(names):
             continue
         # pytest-httpx merges its markers the same way: the closest wins, key by key.
         options: dict[str, object] = {}

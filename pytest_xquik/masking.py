@@ -102,6 +102,9 @@ class SecretMasker:
         # the run -> (the form it belongs to, its offset in that form).
         self._pieces: dict[str, tuple[str, int]] = {}
         self._reach = 0
+        # Shorter texts hold nothing to mask: no piece beside an ellipsis, no cut
+        # key, no registered secret (a progress dot, a short terminal write).
+        self._shortest = PIECE_LENGTH + len("…")
         self._lock = threading.Lock()
 
     def register(self, secret: str) -> None:
@@ -119,6 +122,7 @@ class SecretMasker:
                     return
                 for form in forms:
                     self._others[form] = masked_form(form)
+                    self._shortest = min(self._shortest, len(form))
                 alternatives = sorted(self._others, key=len, reverse=True)
                 self._others_pattern = re.compile("|".join(map(re.escape, alternatives)))
             for form in forms:
@@ -130,6 +134,8 @@ class SecretMasker:
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every secret, and every piece of one, in its masked form."""
+        if len(text) < self._shortest:
+            return text
         others = self._others
         if len(others) == 1:  # the usual case (the management credential): str.replace is faster
             for secret, masked in others.items():

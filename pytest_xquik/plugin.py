@@ -26,9 +26,9 @@ from pytest_xquik.fixtures import (
 )
 from pytest_xquik.markers import (
     FaultInjection,
-    check_markers,
     register_markers,
     skip_inapplicable,
+    wrong_marker,
     xquik_options,
 )
 from pytest_xquik.redaction import REDACTION, Redaction
@@ -152,12 +152,15 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_pycollect_makeitem(
-    collector: pytest.Module | pytest.Class, name: str, obj: object
-) -> Generator[None, object, object]:
-    collected = yield
-    check_markers(collected)
-    return collected
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    # Once per module or class, not per test: a wrong marker fails the collection of either.
+    report = yield
+    problem = wrong_marker(report.result) if report.passed else None
+    if problem is None:
+        return report
+    return pytest.CollectReport(report.nodeid, "failed", problem, [])
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -54,6 +54,10 @@ class MaskingStream:
         for line in lines:
             self.write(line)
 
+    def flush(self) -> None:
+        """Flush the stream (the terminal writer does after every progress letter)."""
+        self.stream.flush()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
 

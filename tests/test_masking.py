@@ -77,6 +77,13 @@ def test_a_secret_of_another_format_is_masked_in_its_encoded_forms() -> None:
         assert token[7:19] not in masker.mask(text)
 
 
+def test_a_short_secret_is_masked_in_a_short_text() -> None:
+    masker = SecretMasker()
+    masker.register("s3cr")
+    assert masker.mask("s3cr") == "[MASKED]"
+    assert masker.mask(".") == "."
+
+
 @pytest.mark.parametrize("ellipsis", ["...", "…"])
 def test_pieces_of_a_key_beside_an_ellipsis_are_masked(
     masker: SecretMasker, key: str, ellipsis: str
