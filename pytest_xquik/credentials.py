@@ -6,9 +6,8 @@ committed with a project's configuration.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Kind = Literal["api-key", "bearer", "session"]
 
@@ -26,14 +25,16 @@ _DESCRIPTIONS: dict[Kind, str] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class ManagementCredential:
+class ManagementCredential(NamedTuple):
     """A secret that may create, list and revoke the account's keys."""
 
     kind: Kind
     variable: str
-    secret: str = dataclasses.field(repr=False)
+    secret: str
     cookie_name: str = "session_token"
+
+    def __repr__(self) -> str:  # never the secret
+        return f"ManagementCredential(kind={self.kind!r}, variable={self.variable!r})"
 
     @property
     def headers(self) -> dict[str, str]:

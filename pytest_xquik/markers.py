@@ -8,9 +8,8 @@ collected, so that a typo is a collection error naming the test.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Generator, Iterable, Iterator, MutableMapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 import pytest
 
@@ -37,8 +36,7 @@ FAULTS_SKIP_REASON = (
 )
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class XquikOptions:
+class XquikOptions(NamedTuple):
     """The merged arguments of a test's ``xquik`` markers, validated."""
 
     name: str | None = None
@@ -67,7 +65,7 @@ class Marked(Protocol):
     def iter_markers(self, name: str | None = None) -> Iterator[pytest.Mark]: ...
 
 
-_ARGUMENTS = tuple(field.name for field in dataclasses.fields(XquikOptions))
+_ARGUMENTS = XquikOptions._fields
 _NO_OPTIONS = XquikOptions()
 
 

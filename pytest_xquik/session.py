@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import secrets
 import ssl
 import uuid
 from collections.abc import Iterator
@@ -51,7 +50,7 @@ class XquikSession:
             credential = ManagementCredential(
                 "session",
                 "the mock's session token",
-                secrets.token_hex(16),
+                os.urandom(16).hex(),
                 settings.session_cookie_name,
             )
         self.credential = credential

@@ -5,28 +5,25 @@ Precedence, highest first: command line, environment, ini file, default.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal, NamedTuple
 
 import httpx
 import pytest
 
-T = TypeVar("T")
 Mode = Literal["mock", "live"]
 OnLeak = Literal["fail", "warn"]
 
 
-@dataclasses.dataclass(frozen=True)
-class Option(Generic[T]):
+class Option(NamedTuple):
     """One setting: where it can be given, its default, and how its text is read."""
 
     ini: str
     help: str
     default: str
-    parse: Callable[[str], T]
+    parse: Callable[[str], Any]
     flag: str | None = None
     env: str | None = None
 
@@ -113,7 +110,7 @@ def _cookie_name(value: str) -> str:
     return value
 
 
-OPTIONS: dict[str, Option[Any]] = {
+OPTIONS: dict[str, Option] = {
     "mode": Option(
         ini="xquik_mode",
         flag="--xquik-mode",
@@ -203,8 +200,7 @@ OPTIONS: dict[str, Option[Any]] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Every setting of one pytest run, resolved and validated."""
 
     mode: Mode
@@ -262,9 +258,7 @@ def resolve_settings(config: pytest.Config, environ: Mapping[str, str] = os.envi
     return Settings(**values)
 
 
-def _lookup(
-    config: pytest.Config, option: Option[Any], environ: Mapping[str, str]
-) -> tuple[str, str]:
+def _lookup(config: pytest.Config, option: Option, environ: Mapping[str, str]) -> tuple[str, str]:
     if option.flag:
         given = config.getoption(option.dest)
         if given is not None:

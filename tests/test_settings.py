@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_xquik.credentials import credential_from_env
 from tests.conftest import INNER_INI
 from tests.xquik_server import XquikServer
 
 SHOW_SETTINGS = """
-import dataclasses
 from pytest_xquik.fixtures import xquik_session
 
 def test_show(pytestconfig):
     settings = xquik_session(pytestconfig).settings
-    for name, value in dataclasses.asdict(settings).items():
+    for name, value in settings._asdict().items():
         print(f"SETTING {name}={value}")
 """
 
@@ -235,3 +235,12 @@ def test_a_bad_live_mode_option_is_a_usage_error_before_any_request(
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert live.requests == []
+
+
+def test_the_repr_of_a_management_credential_never_shows_its_secret() -> None:
+    secret = "s3cret-" + "7" * 20
+    credential = credential_from_env({"XQUIK_BEARER_TOKEN": secret}, "session_token")
+    assert credential is not None
+    assert secret not in repr(credential)
+    assert secret not in str(credential)
+    assert "XQUIK_BEARER_TOKEN" in repr(credential)
