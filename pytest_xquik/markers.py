@@ -48,6 +48,8 @@ class XquikOptions(NamedTuple):
     @property
     def faults(self) -> dict[Call, tuple[FaultSpec, ...]]:
         """The faults to inject, by call, in the order the calls meet them."""
+        if not (self.fail_create or self.fail_list or self.fail_revoke):
+            return {}  # most tests
         faults: dict[Call, tuple[FaultSpec, ...]] = {
             "create": self.fail_create,
             "list": self.fail_list,
@@ -144,11 +146,13 @@ def wrong_marker(collected: Iterable[pytest.Item | pytest.Collector]) -> str | N
 
 def skip_inapplicable(items: Sequence[pytest.Item], session: XquikSession) -> None:
     """In mock mode, skip ``xquik_live`` tests; in live mode, skip tests that inject faults."""
+    is_mock = session.is_mock
     for item in items:
-        live_only = "xquik_live" in item.keywords  # a cheap look first, as in xquik_options
-        if session.is_mock and live_only and item.get_closest_marker("xquik_live") is not None:
-            item.add_marker(pytest.mark.skip(reason=LIVE_SKIP_REASON))
-        elif not session.is_mock and xquik_options(item).faults:
+        if is_mock:
+            # A cheap look at the keywords first, as in xquik_options.
+            if "xquik_live" in item.keywords and item.get_closest_marker("xquik_live"):
+                item.add_marker(pytest.mark.skip(reason=LIVE_SKIP_REASON))
+        elif xquik_options(item).faults:
             item.add_marker(pytest.mark.skip(reason=FAULTS_SKIP_REASON))
 
 
