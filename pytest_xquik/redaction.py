@@ -43,6 +43,8 @@ class MaskingStream:
     def __init__(self, stream: TextIO, masker: SecretMasker) -> None:
         self.stream = stream
         self._masker = masker
+        # Straight to the stream: the terminal writer flushes after every progress letter.
+        self.flush = stream.flush
 
     def write(self, text: str) -> int:
         """Write ``text``, masked; return the length of ``text`` as given."""
@@ -53,10 +55,6 @@ class MaskingStream:
         """Write each of ``lines``, masked."""
         for line in lines:
             self.write(line)
-
-    def flush(self) -> None:
-        """Flush the stream (the terminal writer does after every progress letter)."""
-        self.stream.flush()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.stream, name)
