@@ -160,7 +160,7 @@ def pytest_make_collect_report(
     problem = wrong_marker(report.result) if report.passed else None
     if problem is None:
         return report
-    return pytest.CollectReport(report.nodeid, "failed", problem, [])
+    return pytest.CollectReport(report.nodeid, "failed", problem, [], report.sections)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
