@@ -20,7 +20,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from pytest_xquik.masking import SecretMasker, masked_form
+from pytest_xquik.masking.masker import SecretMasker, masked_form
 
 SIZE = 10_000_000
 OCCURRENCES = 10_000

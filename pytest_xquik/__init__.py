@@ -17,11 +17,11 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_xquik.admin import XquikAdmin
     from pytest_xquik.aio import AsyncScratchKeyFactory
+    from pytest_xquik.api.admin import XquikAdmin
+    from pytest_xquik.api.fake import FakeKey, FakeXquikApi
     from pytest_xquik.errors import XquikApiError, XquikError, XquikRevokeError
     from pytest_xquik.factory import ScratchKeyFactory
-    from pytest_xquik.fake_api import FakeKey, FakeXquikApi
     from pytest_xquik.keys import ApiKeyInfo, ScratchKey, SecretKey
     from pytest_xquik.markers import XquikOptions
     from pytest_xquik.scopes import api_key_fixture
@@ -29,12 +29,12 @@ if TYPE_CHECKING:
 _MODULES = {
     "ApiKeyInfo": "keys",
     "AsyncScratchKeyFactory": "aio",
-    "FakeKey": "fake_api",
-    "FakeXquikApi": "fake_api",
+    "FakeKey": "api.fake",
+    "FakeXquikApi": "api.fake",
     "ScratchKey": "keys",
     "ScratchKeyFactory": "factory",
     "SecretKey": "keys",
-    "XquikAdmin": "admin",
+    "XquikAdmin": "api.admin",
     "XquikApiError": "errors",
     "XquikError": "errors",
     "XquikOptions": "markers",

@@ -17,7 +17,7 @@ from pytest_xquik.fixtures import xquik_session
 from pytest_xquik.markers import xquik_options
 
 if TYPE_CHECKING:
-    from pytest_xquik.admin import XquikAdmin
+    from pytest_xquik.api.admin import XquikAdmin
     from pytest_xquik.factory import ScratchKeyFactory
     from pytest_xquik.keys import ScratchKey
 

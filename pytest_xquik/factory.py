@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pytest_xquik.admin import XquikAdmin
+from pytest_xquik.api.admin import XquikAdmin
 from pytest_xquik.errors import XquikError, XquikRevokeError
 from pytest_xquik.keys import ScratchKey, describe_key
 

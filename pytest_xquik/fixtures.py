@@ -11,9 +11,9 @@ import pytest
 from pytest_xquik.markers import xquik_options
 
 if TYPE_CHECKING:
-    from pytest_xquik.admin import XquikAdmin
+    from pytest_xquik.api.admin import XquikAdmin
+    from pytest_xquik.api.fake import FakeXquikApi
     from pytest_xquik.factory import ScratchKeyFactory
-    from pytest_xquik.fake_api import FakeXquikApi
     from pytest_xquik.keys import ScratchKey
     from pytest_xquik.session import XquikSession
 

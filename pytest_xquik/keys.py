@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from pytest_xquik.masking import masked_form
+from pytest_xquik.masking.masker import masked_form
 
 KEY_PATTERN = re.compile(r"xq_[0-9a-f]{64}")
 

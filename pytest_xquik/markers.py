@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_xquik.fake_api import Call, FakeXquikApi, Fault, TransportFault
+    from pytest_xquik.api.fake import Call, FakeXquikApi, Fault, TransportFault
     from pytest_xquik.session import XquikSession
 
     FaultSpec = int | TransportFault
@@ -116,7 +116,7 @@ def xquik_options(node: Marked) -> XquikOptions:
 
 
 def _fault_specs(argument: str, value: object) -> tuple[FaultSpec, ...]:
-    from pytest_xquik.fake_api import TRANSPORT_FAULTS
+    from pytest_xquik.api.fake import TRANSPORT_FAULTS
 
     items = value if isinstance(value, Sequence) and not isinstance(value, str) else [value]
     specs: list[FaultSpec] = []

@@ -13,7 +13,7 @@ from pytest_xquik.aio import (
     xquik_async_api_key_factory,
     xquik_async_client,
 )
-from pytest_xquik.coexist import leave_base_url_to_xquik
+from pytest_xquik.api.coexist import leave_base_url_to_xquik
 from pytest_xquik.fixtures import (
     SESSION,
     _xquik_fake,
@@ -31,12 +31,12 @@ from pytest_xquik.markers import (
     wrong_marker,
     xquik_options,
 )
-from pytest_xquik.redaction import REDACTION, Redaction
+from pytest_xquik.masking.redaction import REDACTION, Redaction
 from pytest_xquik.session import XquikSession
 from pytest_xquik.settings import add_options
 
 if TYPE_CHECKING:
-    from pytest_xquik.sweeper import RunSummary
+    from pytest_xquik.live.sweeper import RunSummary
 
 SUMMARY: pytest.StashKey[RunSummary] = pytest.StashKey()
 
@@ -84,7 +84,7 @@ def _sweep_command(config: pytest.Config, session: pytest.Session) -> pytest.Exi
 
 
 def _sweep(config: pytest.Config, dry_run: bool) -> bool:
-    from pytest_xquik.sweeper import sweep_account
+    from pytest_xquik.live.sweeper import sweep_account
 
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     write = reporter.write_line if reporter is not None else print
@@ -192,7 +192,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     xquik = xquik_session(config)
     if xquik.ledger is None or hasattr(config, "workerinput"):
         return  # mock mode, or an xdist worker: the controller checks the whole run
-    from pytest_xquik.sweeper import check_run
+    from pytest_xquik.live.sweeper import check_run
 
     summary = check_run(xquik.admin, xquik.ledger)
     if summary is None:

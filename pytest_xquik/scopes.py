@@ -7,7 +7,7 @@ from typing import Literal, get_args
 
 import pytest
 
-from pytest_xquik.admin import XquikAdmin
+from pytest_xquik.api.admin import XquikAdmin
 from pytest_xquik.factory import ScratchKeyFactory
 from pytest_xquik.fixtures import xquik_session
 from pytest_xquik.keys import ScratchKey

@@ -19,16 +19,16 @@ from pytest_xquik.credentials import (
     credential_from_env,
     missing_credential_message,
 )
-from pytest_xquik.masking import SecretMasker
+from pytest_xquik.masking.masker import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
 from pytest_xquik.settings import Settings, resolve_settings
 
 if TYPE_CHECKING:
-    from pytest_xquik.admin import XquikAdmin
-    from pytest_xquik.fake_api import FakeXquikApi
-    from pytest_xquik.intercept import Interceptor
-    from pytest_xquik.ledger import Ledger
-    from pytest_xquik.retry import RetryPolicy
+    from pytest_xquik.api.admin import XquikAdmin
+    from pytest_xquik.api.fake import FakeXquikApi
+    from pytest_xquik.api.intercept import Interceptor
+    from pytest_xquik.api.retry import RetryPolicy
+    from pytest_xquik.live.ledger import Ledger
 
 
 class XquikSession:
@@ -78,7 +78,7 @@ class XquikSession:
         masker = SecretMasker(backstop=settings.mask_key_pattern)
         ledger = None
         if credential is not None:  # live mode keeps a ledger of its keys
-            from pytest_xquik.ledger import Ledger, ledger_directory
+            from pytest_xquik.live.ledger import Ledger, ledger_directory
 
             ledger = Ledger(ledger_directory(config), run_id, worker)
         return cls(settings, credential, namer, masker, ledger)
@@ -91,7 +91,7 @@ class XquikSession:
     @cached_property
     def fake(self) -> FakeXquikApi:
         """The fake API of mock mode (one per session; fixtures scope its state)."""
-        from pytest_xquik.fake_api import FakeXquikApi
+        from pytest_xquik.api.fake import FakeXquikApi
 
         return FakeXquikApi(
             self.settings.base_url,
@@ -102,7 +102,7 @@ class XquikSession:
     def intercept(self) -> Interceptor:
         """Route the process's httpx traffic for the base URL to the fake API, first of all."""
         if self._interceptor is None:
-            from pytest_xquik.intercept import Interceptor
+            from pytest_xquik.api.intercept import Interceptor
 
             self._interceptor = Interceptor(self.fake)
         self._interceptor.start()
@@ -144,7 +144,7 @@ class XquikSession:
     @cached_property
     def admin(self) -> XquikAdmin:
         """The management client, built on first use."""
-        from pytest_xquik.admin import XquikAdmin
+        from pytest_xquik.api.admin import XquikAdmin
 
         return XquikAdmin(
             httpx.Client(**self.client_options(self.credential.headers)),
@@ -156,7 +156,7 @@ class XquikSession:
         )
 
     def _retry_policy(self) -> RetryPolicy:
-        from pytest_xquik.retry import RetryPolicy
+        from pytest_xquik.api.retry import RetryPolicy
 
         settings = self.settings
         policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)

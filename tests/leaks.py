@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_xquik.masking import masked_form
+from pytest_xquik.masking.masker import masked_form
 from tests.xquik_server import XquikServer
 
 #: A run of this many characters of a secret counts as a leak.

@@ -11,8 +11,8 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 
-from pytest_xquik.masking import SecretMasker, masked_form
-from pytest_xquik.redaction import mask_value
+from pytest_xquik.masking.masker import SecretMasker, masked_form
+from pytest_xquik.masking.redaction import mask_value
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import secrets
 import httpx
 import pytest
 
-from pytest_xquik.fake_api import FakeXquikApi, error_response
+from pytest_xquik.api.fake import FakeXquikApi, error_response
 from tests.conftest import INNER_INI
 from tests.leaks import assert_no_secret, server_secrets
 from tests.xquik_server import XquikServer

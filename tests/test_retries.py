@@ -7,13 +7,13 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from pytest_xquik.admin import XquikAdmin
+from pytest_xquik.api.admin import XquikAdmin
+from pytest_xquik.api.fake import FakeXquikApi
+from pytest_xquik.api.retry import RetryPolicy
 from pytest_xquik.credentials import ManagementCredential
 from pytest_xquik.errors import XquikApiError
-from pytest_xquik.fake_api import FakeXquikApi
-from pytest_xquik.masking import SecretMasker
+from pytest_xquik.masking.masker import SecretMasker
 from pytest_xquik.naming import KeyNamer
-from pytest_xquik.retry import RetryPolicy
 from tests.conftest import INNER_INI
 from tests.xquik_server import (
     FaultAction,

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pytest_xquik.fake_api import FakeKey
+from pytest_xquik.api.fake import FakeKey
 from tests.conftest import INNER_INI
 from tests.xquik_server import XquikServer
 

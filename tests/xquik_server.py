@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from pytest_xquik.fake_api import FakeXquikApi, error_response
+from pytest_xquik.api.fake import FakeXquikApi, error_response
 
 #: A fault: given the request, returns the response to send instead of the
 #: fake's answer, or ``"drop"`` to close the connection without answering.

@@ -7,7 +7,7 @@ to the fake in mock mode. For each test that uses both, the plugin adds an
 ``httpx_mock(should_mock=...)`` marker, closest to the test, that keeps
 whatever the test's own ``httpx_mock`` markers say for other hosts and leaves
 the base URL to pytest-xquik. (respx's ``respx_mock`` needs no help: see
-:mod:`pytest_xquik.intercept`.)
+:mod:`pytest_xquik.api.intercept`.)
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def leave_base_url_to_xquik(items: Sequence[pytest.Item], session: XquikSession)
 
 
 def _unless_xquik(session: XquikSession, should_mock: ShouldMock) -> ShouldMock:
-    from pytest_xquik.fake_api import is_under
+    from pytest_xquik.api.fake import is_under
 
     base = httpx.URL(session.settings.base_url)
 

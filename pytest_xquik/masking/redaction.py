@@ -34,7 +34,7 @@ from typing import Any, TextIO
 
 import pytest
 
-from pytest_xquik.masking import SecretMasker
+from pytest_xquik.masking.masker import SecretMasker
 
 
 class MaskingStream:

@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pytest_xquik.admin import XquikAdmin
+from pytest_xquik.api.admin import XquikAdmin
 from pytest_xquik.errors import XquikError
 from pytest_xquik.keys import ApiKeyInfo, describe_key
-from pytest_xquik.ledger import Ledger, LedgerEntry, in_use, read_entries, remove
+from pytest_xquik.live.ledger import Ledger, LedgerEntry, in_use, read_entries, remove
 from pytest_xquik.naming import KeyNamer
 from pytest_xquik.session import XquikSession
 

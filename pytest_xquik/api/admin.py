@@ -10,19 +10,19 @@ from typing import Any
 
 import httpx
 
-from pytest_xquik.credentials import ManagementCredential
-from pytest_xquik.errors import XquikApiError, XquikError
-from pytest_xquik.keys import ApiKeyInfo, ScratchKey
-from pytest_xquik.ledger import Ledger
-from pytest_xquik.masking import SecretMasker
-from pytest_xquik.naming import KeyNamer
-from pytest_xquik.retry import (
+from pytest_xquik.api.retry import (
     RetryPolicy,
     is_ambiguous,
     is_retried_error,
     is_retried_status,
     retry_after,
 )
+from pytest_xquik.credentials import ManagementCredential
+from pytest_xquik.errors import XquikApiError, XquikError
+from pytest_xquik.keys import ApiKeyInfo, ScratchKey
+from pytest_xquik.live.ledger import Ledger
+from pytest_xquik.masking.masker import SecretMasker
+from pytest_xquik.naming import KeyNamer
 
 _EXCERPT_LENGTH = 200
 logger = logging.getLogger("pytest_xquik")

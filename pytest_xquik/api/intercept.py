@@ -15,7 +15,7 @@ import httpx
 import respx
 from respx.mocks import HTTPCoreMocker
 
-from pytest_xquik.fake_api import FakeXquikApi
+from pytest_xquik.api.fake import FakeXquikApi
 
 
 class Interceptor:
