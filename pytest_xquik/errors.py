@@ -5,6 +5,8 @@
 ``XquikApiError``
     A call to the key endpoints failed: names the call, the HTTP status and
     the API's error code, with every secret masked, and says what to do.
+    ``reached`` is ``False`` only when no attempt of the call was sent (the
+    service cannot have acted on it).
 ``XquikRevokeError``
     One or more keys could not be revoked in teardown: names each key's id,
     prefix and name, so that none is silently left active.
@@ -29,8 +31,11 @@ class XquikApiError(XquikError):
         code: str | None,
         detail: str,
         hint: str = "",
+        *,
+        reached: bool = True,
     ) -> None:
         self.call = call
+        self.reached = reached
         self.status = status
         self.code = code
         self.detail = detail

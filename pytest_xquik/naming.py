@@ -9,9 +9,13 @@ _LABEL_LENGTH = 40
 _TEST_LENGTH = 80
 
 
+#: Random hex digits of a run id: 48 bits, so that no two runs on an account share one.
+RUN_ID_LENGTH = 12
+
+
 def new_run_id() -> str:
-    """A short random id shared by every key of one run."""
-    return os.urandom(4).hex()
+    """A random id shared by every key of one run (and its xdist workers), new for each run."""
+    return os.urandom(RUN_ID_LENGTH // 2).hex()
 
 
 def _shorten(text: str, limit: int) -> str:
@@ -45,3 +49,9 @@ class KeyNamer:
     def owns(self, name: str) -> bool:
         """Whether ``name`` is the name of a key this plugin created (in any run)."""
         return name.startswith(self.prefix + " ")
+
+    def run_id_of(self, name: str) -> str | None:
+        """The run id in the name of a key of the plugin (``None`` for another key)."""
+        if not self.owns(name):
+            return None
+        return name[len(self.prefix) + 1 :].split("-", 1)[0]

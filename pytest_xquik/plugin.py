@@ -14,6 +14,7 @@ from pytest_xquik.aio import (
     xquik_async_client,
 )
 from pytest_xquik.api.coexist import leave_base_url_to_xquik
+from pytest_xquik.errors import XquikError
 from pytest_xquik.fixtures import (
     SESSION,
     _xquik_fake,
@@ -32,13 +33,14 @@ from pytest_xquik.markers import (
     xquik_options,
 )
 from pytest_xquik.masking.redaction import REDACTION, Redaction
-from pytest_xquik.session import XquikSession
+from pytest_xquik.session import RUN_ID_INPUT, XquikSession
 from pytest_xquik.settings import add_options
 
 if TYPE_CHECKING:
     from pytest_xquik.live.sweeper import RunSummary
 
 SUMMARY: pytest.StashKey[RunSummary] = pytest.StashKey()
+END_ERRORS: pytest.StashKey[list[str]] = pytest.StashKey()
 
 __all__ = [
     "_xquik_async_client_anyio",
@@ -99,8 +101,21 @@ def pytest_configure(config: pytest.Config) -> None:
     # here, a trylast check below): a plugin object of this session holds them.
     config.pluginmanager.register(_RedactionHooks(redaction, config), "xquik-redaction")
     register_markers(config)
+    if config.pluginmanager.has_plugin("xdist"):
+        config.pluginmanager.register(_XdistHooks(session.namer.run_id), "xquik-xdist")
     if config.pluginmanager.has_plugin("asyncio"):
         config.pluginmanager.import_plugin("pytest_xquik.aio_asyncio")
+
+
+class _XdistHooks:
+    """Registered only with pytest-xdist, whose hook this is."""
+
+    def __init__(self, run_id: str) -> None:
+        self._run_id = run_id
+
+    def pytest_configure_node(self, node: Any) -> None:
+        # Every worker names its keys with this run's id (not --testrunuid, which runs share).
+        node.workerinput[RUN_ID_INPUT] = self._run_id
 
 
 class _RedactionHooks:
@@ -186,29 +201,59 @@ def pytest_assertrepr_compare(
     return config.stash[REDACTION].explain(config, op, left, right)
 
 
-@pytest.hookimpl(trylast=True)  # after the runner's teardown of the remaining fixtures
-def pytest_sessionfinish(session: pytest.Session) -> None:
+@pytest.hookimpl(wrapper=True, trylast=True)  # inside the terminal's, which shows the summary
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+    # The runner tears the remaining fixtures down in this hook: after Ctrl-C, pytest.exit
+    # or -x, a session-scoped key is revoked here. Whatever that does, the check runs.
+    teardown_error: XquikError | None = None
+    try:
+        yield
+    except XquikError as error:  # shown in the pytest-xquik section, not as a traceback
+        teardown_error = error
+        _end_error(session.config, f"The session's teardown failed: {error}")
+    finally:
+        failing = _check_run(session) or teardown_error is not None
+        if failing and session.exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _check_run(session: pytest.Session) -> bool:
+    """The end-of-run check of a live run (in the xdist controller); whether it fails the run."""
     config = session.config
     xquik = xquik_session(config)
     if xquik.ledger is None or hasattr(config, "workerinput"):
-        return  # mock mode, or an xdist worker: the controller checks the whole run
+        return False  # mock mode, or an xdist worker: the controller checks the whole run
     from pytest_xquik.live.sweeper import check_run
 
-    summary = check_run(xquik.admin, xquik.ledger)
+    try:
+        summary = check_run(xquik.admin, xquik.ledger)
+    except (XquikError, OSError) as error:  # the ledger could not be read or cleaned up
+        _end_error(config, f"The end-of-run check failed: {error}")
+        return True
     if summary is None:
-        return
+        return False
     config.stash[SUMMARY] = summary
-    failing = xquik.settings.on_leak == "fail" and summary.leaks
-    if failing and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    return xquik.settings.on_leak == "fail" and summary.failing
+
+
+def _end_error(config: pytest.Config, message: str) -> None:
+    config.stash.setdefault(END_ERRORS, []).append(message)
 
 
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
     summary = config.stash.get(SUMMARY, None)
+    errors = config.stash.get(END_ERRORS, [])
+    if summary is None and not errors:
+        return
+    terminalreporter.write_sep("=", "pytest-xquik")
+    for line in errors:
+        terminalreporter.write_line(line)
     if summary is not None:
-        terminalreporter.write_sep("=", "pytest-xquik")
         for line in summary.lines(xquik_session(config).settings.on_leak):
             terminalreporter.write_line(line)
 

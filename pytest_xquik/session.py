@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import ssl
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -22,6 +21,9 @@ from pytest_xquik.credentials import (
 from pytest_xquik.masking.masker import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
 from pytest_xquik.settings import Settings, resolve_settings
+
+#: The key of ``workerinput`` that carries the controller's run id to pytest-xdist's workers.
+RUN_ID_INPUT = "xquik_run_id"
 
 if TYPE_CHECKING:
     from pytest_xquik.api.admin import XquikAdmin
@@ -70,17 +72,25 @@ class XquikSession:
             credential = credential_from_env(os.environ, settings.session_cookie_name)
             if credential is None:
                 raise pytest.UsageError(missing_credential_message())
-        # pytest-xdist gives every worker the controller's run id and its own worker id.
+        # A run id of its own for every run, whatever --testrunuid says: a worker of
+        # pytest-xdist gets its controller's (see plugin.XdistHooks) and its worker id.
         workerinput = getattr(config, "workerinput", None)
-        run_id = workerinput["testrunuid"][:8] if workerinput else _controller_run_id(config)
+        run_id = workerinput.get(RUN_ID_INPUT) if workerinput else None
+        run_id = run_id or new_run_id()
         worker = workerinput["workerid"] if workerinput else None
         namer = KeyNamer(settings.key_name_prefix, run_id, worker)
         masker = SecretMasker(backstop=settings.mask_key_pattern)
         ledger = None
         if credential is not None:  # live mode keeps a ledger of its keys
-            from pytest_xquik.live.ledger import Ledger, ledger_directory
+            from pytest_xquik.live.ledger import (
+                Ledger,
+                Owner,
+                credential_fingerprint,
+                ledger_directory,
+            )
 
-            ledger = Ledger(ledger_directory(config), run_id, worker)
+            owner = Owner(settings.base_url, credential_fingerprint(credential.secret))
+            ledger = Ledger(ledger_directory(config), run_id, owner, worker)
         return cls(settings, credential, namer, masker, ledger)
 
     @property
@@ -172,13 +182,3 @@ class XquikSession:
             self.ledger.close()
         if self._interceptor is not None:
             self._interceptor.stop()
-
-
-def _controller_run_id(config: pytest.Config) -> str:
-    """The run id; with pytest-xdist, the one its workers get (xdist's ``--testrunuid``)."""
-    if not config.pluginmanager.hasplugin("xdist"):
-        return new_run_id()
-    if config.getoption("testrunuid") is None:
-        # xdist reads the option when it starts the workers, after pytest_configure.
-        config.option.testrunuid = uuid.uuid4().hex
-    return str(config.getoption("testrunuid"))[:8]

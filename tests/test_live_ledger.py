@@ -30,7 +30,7 @@ def test_the_ledger_records_a_key_before_the_test_gets_it_and_never_its_secret(
         import pathlib
 
         def test_reads_the_ledger(xquik_api_key):
-            files = list(pathlib.Path(".pytest_cache/d/xquik").glob("*.jsonl"))
+            files = list(pathlib.Path(".pytest_cache/xquik").glob("*.jsonl"))
             ledger = "".join(path.read_text() for path in files)
             assert f'"id": "{xquik_api_key.id}"' in ledger
             assert f'"createdAt": "{xquik_api_key.created_at.isoformat()}"' in ledger
@@ -44,7 +44,7 @@ def test_the_ledger_records_a_key_before_the_test_gets_it_and_never_its_secret(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["run *: 1 key(s) created, 1 revoked, 0 leaked"])
     # Nothing leaked: the run's ledger files are gone.
-    assert list(pytester.path.glob(".pytest_cache/d/xquik/*.jsonl")) == []
+    assert list(pytester.path.glob(".pytest_cache/xquik/*.jsonl")) == []
 
 
 def test_the_happy_path_costs_two_requests_per_key_and_one_list_on_one_connection(
@@ -125,7 +125,7 @@ def test_a_leaked_key_is_named_in_the_summary_and_fails_the_run(
         [f"revoked key id={key.id} *", "pytest-xquik sweep: revoked 1 key(s)"]
     )
     assert live.scratch_keys(active=True) == []
-    assert list(pytester.path.glob(".pytest_cache/d/xquik/*.jsonl")) == []
+    assert list(pytester.path.glob(".pytest_cache/xquik/*.jsonl")) == []
 
 
 def test_xquik_on_leak_warn_reports_a_leak_without_failing_the_run(
@@ -192,7 +192,7 @@ def test_an_end_of_run_check_that_cannot_list_says_so_and_keeps_the_ledger(
             "answered 503 internal_error*); run `pytest --xquik-mode=live --xquik-sweep`*",
         ]
     )
-    assert len(list(pytester.path.glob(".pytest_cache/d/xquik/*.jsonl"))) == 1
+    assert len(list(pytester.path.glob(".pytest_cache/xquik/*.jsonl"))) == 1
     assert live.scratch_keys(active=True) == []
 
 
@@ -204,7 +204,7 @@ def test_a_ledger_that_cannot_be_written_stops_the_key_before_it_is_created(
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*pytest-xquik cannot write its ledger */.pytest_cache/d/xquik/*.jsonl*cache_dir*"]
+        ["*pytest-xquik cannot write its ledger */.pytest_cache/xquik/*.jsonl*cache_dir*"]
     )
     assert live.requests == []
 

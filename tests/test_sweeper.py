@@ -10,10 +10,12 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from pytest_xquik.api.fake import FakeKey
+from pytest_xquik.live.ledger import credential_fingerprint
 from tests.conftest import INNER_INI
 from tests.xquik_server import XquikServer
 
@@ -40,6 +42,25 @@ def account(live: XquikServer) -> dict[str, FakeKey]:
         "foreign": _aged(live, "production worker", timedelta(days=30)),
         "lookalike": _aged(live, "pytest-xquikish 1 old", timedelta(days=30)),
     }
+
+
+def _write_ledger(
+    pytester: pytest.Pytester,
+    server: XquikServer,
+    stem: str,
+    records: list[dict[str, str]],
+    *,
+    tail: str = "",
+) -> Path:
+    """A ledger file a finished run left for ``server``; returns the ledger directory."""
+    directory = pytester.path / ".pytest_cache" / "xquik"
+    directory.mkdir(parents=True, exist_ok=True)
+    credential = credential_fingerprint(server.admin_api_key)
+    header = {"event": "run", "run": stem.split("-")[0], "base_url": server.base_url}
+    header["credential"] = credential
+    lines = [json.dumps(record) for record in [header, *records]]
+    directory.joinpath(f"{stem}.jsonl").write_text("\n".join(lines) + "\n" + tail)
+    return directory
 
 
 def _active(account: dict[str, FakeKey]) -> set[str]:
@@ -148,7 +169,7 @@ def test_the_sweep_revokes_what_a_killed_run_left_and_spares_a_run_in_progress(
             time.sleep(120)
         """
     )
-    ledger = pytester.path / ".pytest_cache" / "d" / "xquik"
+    ledger = pytester.path / ".pytest_cache" / "xquik"
     run = subprocess.Popen(
         [sys.executable, "-m", "pytest", "-p", "no:xdist"],
         cwd=pytester.path,
@@ -205,8 +226,6 @@ def test_the_sweep_revokes_young_keys_a_finished_runs_ledger_records(
 ) -> None:
     answered = _aged(live, "pytest-xquik 5e5e5e5e-1 test_a.py::test_a", timedelta(minutes=1))
     unanswered = _aged(live, "pytest-xquik 5e5e5e5e-2 test_a.py::test_b", timedelta(minutes=1))
-    ledger = pytester.mkdir(".pytest_cache").joinpath("d", "xquik")
-    ledger.mkdir(parents=True)
     records = [
         {"event": "creating", "name": answered.name, "test": "test_a.py::test_a"},
         {"event": "created", "id": answered.id, "prefix": answered.prefix,
@@ -214,8 +233,7 @@ def test_the_sweep_revokes_young_keys_a_finished_runs_ledger_records(
         # The run was killed before the answer to this create arrived.
         {"event": "creating", "name": unanswered.name, "test": "test_a.py::test_b"},
     ]  # fmt: skip
-    lines = [json.dumps(record) for record in records]
-    ledger.joinpath("5e5e5e5e-main.jsonl").write_text("\n".join(lines) + '\n{"event": "crea')
+    ledger = _write_ledger(pytester, live, "5e5e5e5e-main", records, tail='{"event": "crea')
     result = pytester.runpytest("--xquik-sweep")
     assert result.ret == 0
     result.stdout.fnmatch_lines(["pytest-xquik sweep: revoked 3 key(s)"])

@@ -57,7 +57,7 @@ def run_with_two_workers(pytester: pytest.Pytester, live: bool) -> tuple[list[st
     names = [name for path in sorted(out.iterdir()) for name in path.read_text().splitlines()]
     assert len(names) == 12
     serials = [name.split(" ")[1] for name in names]
-    assert all(re.fullmatch(r"[0-9a-f]{8}-gw[01]-\d+", serial) for serial in serials), serials
+    assert all(re.fullmatch(r"[0-9a-f]{12}-gw[01]-\d+", serial) for serial in serials), serials
     run_ids = {serial.split("-")[0] for serial in serials}
     assert len(run_ids) == 1, "one run id for all workers"
     result.stdout.fnmatch_lines([f"xquik: *, key names=pytest-xquik {run_ids.pop()}-*"])
@@ -89,7 +89,7 @@ def test_the_plugin_works_without_xdist(pytester: pytest.Pytester, live: XquikSe
         import re
 
         def test_key(xquik_api_key, xquik_client):
-            assert re.fullmatch(r"[0-9a-f]{8}-\\d+", xquik_api_key.name.split(" ")[1])
+            assert re.fullmatch(r"[0-9a-f]{12}-\\d+", xquik_api_key.name.split(" ")[1])
             assert xquik_client.get("/account").status_code == 200
         """
     )

@@ -38,7 +38,7 @@ class _Fault:
 class XquikServer:
     """The loopback Xquik API: start it, point ``--xquik-base-url`` at :attr:`base_url`."""
 
-    def __init__(self, session_cookie_name: str = "session_token") -> None:
+    def __init__(self, session_cookie_name: str = "session_token", list_limit: int = 200) -> None:
         self.admin_api_key = "xq_" + secrets.token_hex(32)
         self.bearer_token = secrets.token_urlsafe(24)
         self.session_token = secrets.token_urlsafe(24)
@@ -54,6 +54,7 @@ class XquikServer:
         # The admin API key is an ordinary active key of the account.
         admin_key = self.api.add_key("admin")
         admin_key.full_key = self.admin_api_key
+        self.list_limit = list_limit
         self.requests: list[tuple[str, str]] = []
         self.connections = 0
         self._faults: deque[_Fault] = deque()
@@ -103,6 +104,18 @@ class XquikServer:
                     return fault
         return None
 
+    def _as_the_service_lists(
+        self, request: httpx.Request, response: httpx.Response
+    ) -> httpx.Response:
+        """A list answer as the service gives it: newest first, at most ``list_limit`` keys."""
+        if request.method != "GET" or not request.url.path.endswith("/api-keys"):
+            return response
+        body = response.json() if response.status_code == 200 else None
+        if not isinstance(body, dict) or not isinstance(body.get("keys"), list):
+            return response
+        body["keys"] = body["keys"][::-1][: self.list_limit]  # the fake lists oldest first
+        return httpx.Response(200, json=body)
+
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
 
@@ -138,7 +151,7 @@ class XquikServer:
                     self.close_connection = True
                     return
                 if not isinstance(response, httpx.Response):
-                    response = server.api.handle(request)
+                    response = server._as_the_service_lists(request, server.api.handle(request))
                 content = response.read()
                 self.send_response(response.status_code)
                 for name, value in response.headers.items():

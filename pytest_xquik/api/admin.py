@@ -70,19 +70,34 @@ class XquikAdmin:
         owner = test or self._namer.test or "(session)"
         if self._ledger is not None:
             self._ledger.creating(key_name, owner)
+        # Whether a failed attempt may have made a key of the name that the list did not show.
+        unresolved = False
 
         def reconcile(failure: XquikApiError) -> None:
-            self._reconcile(key_name, owner, failure)
+            nonlocal unresolved
+            before, unresolved = unresolved, True  # stays set if the look-up raises
+            if self._reconcile(key_name, owner, failure):
+                unresolved = before
 
-        body = self._call("create", "POST", "/api-keys", {"name": key_name}, reconcile=reconcile)
         try:
-            self._masker.register(str(body["fullKey"]))
-            key = ScratchKey.from_response(body)
-        except (KeyError, TypeError, ValueError) as error:
-            failure = self._undocumented("create (POST /api-keys)", 201, body, error)
-            reconcile(failure)
-            raise failure from None
+            body = self._call(
+                "create", "POST", "/api-keys", {"name": key_name}, reconcile=reconcile
+            )
+            try:
+                self._masker.register(str(body["fullKey"]))
+                key = ScratchKey.from_response(body)
+            except (KeyError, TypeError, ValueError) as error:
+                failure = self._undocumented("create (POST /api-keys)", 201, body, error)
+                reconcile(failure)
+                raise failure from None
+        except XquikApiError as error:
+            if self._ledger is not None and not unresolved:
+                # No attempt can have made a key beyond those the look-ups revoked.
+                self._ledger.not_created(key_name, reached=error.reached)
+            raise
         if self._ledger is not None:
+            if unresolved:
+                self._ledger.ambiguous(key_name)
             self._ledger.created(key.id, key.prefix, key.name, owner, key.created_at)
         return key
 
@@ -125,6 +140,7 @@ class XquikAdmin:
     ) -> Any:
         __tracebackhide__ = True
         attempts = self._retry.max_retries + 1
+        reached = False  # whether any attempt may have reached the service
         for attempt in range(1, attempts + 1):
             label = f"{call} ({method} {path})"
             if attempt > 1:
@@ -133,13 +149,14 @@ class XquikAdmin:
             try:
                 response = self._client.request(method, path, json=payload)
             except httpx.HTTPError as error:
-                failure = XquikApiError(
-                    label, None, None, self._masker.mask(f"{type(error).__name__}: {error}")
-                )
                 ambiguous = is_ambiguous(None, error)
+                reached = reached or ambiguous or not isinstance(error, httpx.TransportError)
+                detail = self._masker.mask(f"{type(error).__name__}: {error}")
+                failure = XquikApiError(label, None, None, detail, reached=reached)
                 if is_retried_error(error):
                     wait = self._retry.wait(attempt, None)
             else:
+                reached = True
                 try:
                     body = response.json()
                 except ValueError:
@@ -178,8 +195,12 @@ class XquikAdmin:
             )
         return XquikApiError(label, response.status_code, code, detail, hint)
 
-    def _reconcile(self, name: str, test: str, failure: XquikApiError) -> None:
-        """After ``failure``, revoke the key named ``name`` if the create made it after all."""
+    def _reconcile(self, name: str, test: str, failure: XquikApiError) -> bool:
+        """After ``failure``, revoke the key named ``name`` if the create made it after all.
+
+        ``True`` if the list showed a key of the name (revoked now if active).
+        """
+        found = False
         try:
             for info in self.list():
                 if info.name == name and info.is_active:
@@ -187,6 +208,7 @@ class XquikAdmin:
                     if self._ledger is not None:
                         self._ledger.created(info.id, info.prefix, info.name, test, info.created_at)
                     self.revoke(info.id)
+                found = found or info.name == name
         except XquikError as error:
             raise XquikApiError(
                 failure.call,
@@ -197,6 +219,7 @@ class XquikAdmin:
                 "The end of the run looks for it again; `pytest --xquik-mode=live "
                 "--xquik-sweep` revokes it.",
             ) from None
+        return found
 
     def _hint(self, response: httpx.Response, code: str) -> str:
         if response.status_code == 401:

@@ -10,9 +10,11 @@ a connection lost after the request was sent.
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import random
 import time
 from collections.abc import Callable
+from datetime import datetime, timezone
 
 import httpx
 
@@ -69,13 +71,23 @@ def is_ambiguous(status: int | None, error: httpx.HTTPError | None = None) -> bo
 
 
 def retry_after(response: httpx.Response, body: object) -> float | None:
-    """The wait a 429 asks for: the ``Retry-After`` header, else ``retryAfter(Ms)`` in the body."""
+    """The wait a 429 asks for: the ``Retry-After`` header, else ``retryAfter(Ms)`` in the body.
+
+    The header is either seconds or an HTTP date (RFC 9110), counted from now.
+    """
     header = response.headers.get("retry-after", "").strip()
     if header:
         try:
             return max(0.0, float(header))
         except ValueError:
-            pass  # an HTTP date: fall back to the body, then to the backoff
+            pass
+        try:
+            until = email.utils.parsedate_to_datetime(header)
+        except (TypeError, ValueError):
+            until = None  # neither form: fall back to the body, then to the backoff
+        if until is not None:
+            until = until if until.tzinfo else until.replace(tzinfo=timezone.utc)  # always GMT
+            return max(0.0, (until - datetime.now(timezone.utc)).total_seconds())
     if isinstance(body, dict):
         for field, scale in (("retryAfter", 1.0), ("retryAfterMs", 0.001)):
             value = body.get(field)

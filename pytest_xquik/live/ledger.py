@@ -1,14 +1,22 @@
 """The ledger: every key a live run creates, on disk before its test gets it.
 
 One JSON-lines file per process (``<run id>-<xdist worker id or main>.jsonl``)
-in pytest's cache directory, appended to and flushed at each event, so that
-a killed process loses nothing. (It is not fsynced: that would only guard
-against the machine itself crashing, costs more than the rest of the ledger,
-and the sweep finds such keys anyway, by their name and age.)
+in ``<cache_dir>/xquik/`` (``.pytest_cache/xquik/`` by default: beside
+pytest's own cache, outside the ``d/`` and ``v/`` that ``--cache-clear``
+empties), appended to and flushed at each event, so that a killed process
+loses nothing. (It is not fsynced: that would only guard against the machine
+itself crashing, costs more than the rest of the ledger, and the sweep finds
+such keys anyway, by their name and age.)
 
+- ``run``: the first line: the run id, and the service (base URL and a
+  fingerprint of the management credential) the keys belong to;
 - ``creating``: a key is about to be created, with its unique name and test;
 - ``created``: the service made it: id, prefix, name, test, the service's
   ``createdAt`` (never the secret);
+- ``ambiguous``: a failed attempt of that create may have made a key of the
+  name that the account's list did not show yet;
+- ``not_created``: the create failed in a way that cannot have made a key
+  (other than those recorded), with whether any attempt reached the service;
 - ``revoked``: it was revoked (or the service no longer knew it).
 
 A file survives a killed process, so that the end of the run (the xdist
@@ -21,7 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
+import os
 import sys
 import threading
 from collections.abc import Iterable
@@ -37,17 +47,31 @@ DIRECTORY_NAME = "xquik"
 
 
 def ledger_directory(config: pytest.Config) -> Path:
-    """Where the ledger files live: ``<cache dir>/d/xquik``.
+    """Where the ledger files live: ``<cache_dir>/xquik``, out of ``--cache-clear``'s reach.
 
-    With the cache provider disabled (``-p no:cacheprovider``), the same
-    place under the rootdir's ``.pytest_cache``.
+    ``cache_dir`` is pytest's ini option (default ``.pytest_cache``, relative
+    to the rootdir); without the cache provider (``-p no:cacheprovider``),
+    the default.
     """
-    # The cache provider sets ``config.cache`` in its pytest_configure; without it there is none.
-    cache: pytest.Cache | None = getattr(config, "cache", None)
-    if cache is not None:
-        with contextlib.suppress(OSError):  # not writable: the first key says so
-            return cache.mkdir(DIRECTORY_NAME)
-    return config.rootpath / ".pytest_cache" / "d" / DIRECTORY_NAME
+    try:
+        cache_dir = str(config.getini("cache_dir"))  # declared by the cache provider
+    except ValueError:
+        cache_dir = ".pytest_cache"
+    # As pytest resolves cache_dir: variables and ~ expanded, relative to the rootdir.
+    return config.rootpath / os.path.expanduser(os.path.expandvars(cache_dir)) / DIRECTORY_NAME
+
+
+def credential_fingerprint(secret: str) -> str:
+    """A short one-way fingerprint of the management credential: whose keys a ledger holds."""
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+
+
+@dataclasses.dataclass(frozen=True)
+class Owner:
+    """The service a ledger's keys belong to: its base URL and the credential's fingerprint."""
+
+    base_url: str
+    credential: str
 
 
 def _now() -> str:
@@ -71,9 +95,11 @@ def _try_lock(file: IO[str], exclusive: bool) -> bool:
 class Ledger:
     """This process's ledger file; created on the first key, locked while open."""
 
-    def __init__(self, directory: Path, run_id: str, worker: str | None = None) -> None:
+    def __init__(self, directory: Path, run_id: str, owner: Owner, worker: str | None = None):
+        #: This run's bookkeeping directory (other run-wide state may live here too).
         self.directory = directory
         self.run_id = run_id
+        self.owner = owner
         self.path = directory / f"{run_id}-{worker or 'main'}.jsonl"
         self._file: IO[str] | None = None
         self._lock = threading.Lock()  # async fixtures create keys from worker threads
@@ -95,6 +121,14 @@ class Ledger:
                 "at": _now(),
             }
         )
+
+    def ambiguous(self, name: str) -> None:
+        """Record that a key named ``name`` may exist that the list did not show."""
+        self._write({"event": "ambiguous", "name": name, "at": _now()})
+
+    def not_created(self, name: str, *, reached: bool) -> None:
+        """Record that the create of ``name`` failed without making a key."""
+        self._write({"event": "not_created", "name": name, "reached": reached, "at": _now()})
 
     def revoked(self, key_id: str) -> None:
         """Record that key ``key_id`` is revoked."""
@@ -125,22 +159,36 @@ class Ledger:
 
     def _append(self, record: dict[str, Any]) -> None:
         if self._file is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            if not self.directory.is_dir():
+                self.directory.mkdir(parents=True, exist_ok=True)
+                # Like pytest's cache: never committed by mistake.
+                self.directory.joinpath(".gitignore").write_text("*\n", encoding="utf-8")
             self._file = self.path.open("a", encoding="utf-8")
             _try_lock(self._file, exclusive=True)
+            header = {"event": "run", "run": self.run_id, **dataclasses.asdict(self.owner)}
+            self._file.write(json.dumps(header) + "\n")
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
         self._file.flush()
 
 
 @dataclasses.dataclass
 class LedgerEntry:
-    """What the ledger knows about one key: ``id`` is ``None`` if no answer to its create came."""
+    """What the ledger knows about one key, or one create that got no key id.
+
+    ``id`` is ``None`` for a create without an answer; ``open`` is set when a
+    key of the name may exist that the ledger has no id for; ``not_created``
+    when the create is known to have made no such key (``reached``: whether
+    it reached the service at all).
+    """
 
     name: str
     test: str
     id: str | None = None
     prefix: str | None = None
     revoked: bool = False
+    open: bool = False
+    not_created: bool = False
+    reached: bool = True
 
 
 def in_use(path: Path) -> bool:
@@ -152,16 +200,33 @@ def in_use(path: Path) -> bool:
         return False
 
 
-def read_entries(paths: Iterable[Path]) -> list[LedgerEntry]:
-    """Every key the files record, with whether it was revoked.
+def run_id_of(path: Path) -> str:
+    """The run id of a ledger file, from its name ``<run id>-<worker>.jsonl``."""
+    return path.name.split("-", 1)[0]
 
-    A name whose create never got an answer is an entry without an id: the
-    key may exist under that name. A line cut short by a killed process is
-    skipped.
+
+def owner_of(path: Path) -> Owner | None:
+    """The service a ledger file belongs to (``None`` if it does not say)."""
+    for record in _records([path]):
+        if record.get("event") == "run":
+            with contextlib.suppress(KeyError):
+                return Owner(str(record["base_url"]), str(record["credential"]))
+        break
+    return None
+
+
+def read_entries(paths: Iterable[Path]) -> list[LedgerEntry]:
+    """Every key the files record, and every create that may have made one.
+
+    A name whose create never got an answer is an open entry without an id:
+    the key may exist under that name. A line cut short by a killed process
+    is skipped.
     """
     pending: dict[str, str] = {}
     created: dict[str, LedgerEntry] = {}
     revoked: set[str] = set()
+    ambiguous: set[str] = set()
+    not_created: dict[str, bool] = {}
     for record in _records(paths):
         try:
             event = record["event"]
@@ -171,6 +236,10 @@ def read_entries(paths: Iterable[Path]) -> list[LedgerEntry]:
                 key_id = str(record["id"])
                 name, test, prefix = str(record["name"]), str(record["test"]), str(record["prefix"])
                 created[key_id] = LedgerEntry(name, test, key_id, prefix)
+            elif event == "ambiguous":
+                ambiguous.add(str(record["name"]))
+            elif event == "not_created":
+                not_created[str(record["name"])] = bool(record.get("reached", True))
             elif event == "revoked":
                 revoked.add(str(record["id"]))
         except (KeyError, TypeError):
@@ -178,7 +247,19 @@ def read_entries(paths: Iterable[Path]) -> list[LedgerEntry]:
     for key_id in revoked & created.keys():
         created[key_id].revoked = True
     answered = {entry.name for entry in created.values()}
-    unanswered = [LedgerEntry(name, test) for name, test in pending.items() if name not in answered]
+    for entry in created.values():
+        entry.open = entry.name in ambiguous
+    unanswered = [
+        LedgerEntry(
+            name,
+            test,
+            open=name not in not_created,
+            not_created=name in not_created,
+            reached=not_created.get(name, True),
+        )
+        for name, test in pending.items()
+        if name not in answered
+    ]
     return [*created.values(), *unanswered]
 
 
