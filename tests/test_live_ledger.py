@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
+
 import httpx
 import pytest
 
 from tests.conftest import INNER_INI
-from tests.xquik_server import XquikServer
+from tests.xquik_server import XquikServer, drop_after_effect
 
 THREE_KEYS = """
     def test_one(xquik_api_key):
@@ -227,4 +229,170 @@ def test_keys_created_concurrently_from_async_code_are_all_in_the_ledger(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["run *: 6 key(s) created, 6 revoked, 0 leaked"])
     assert len(live.scratch_keys()) == 6
+    assert live.scratch_keys(active=True) == []
+
+
+#: More keys than the list shows (200, the newest): the first key falls out of it.
+MANY_KEYS = """
+    import pytest
+
+    @pytest.mark.parametrize("n", range(202))
+    def test_key(xquik_api_key, n):
+        pass
+    """
+FIRST_KEY = "/api-keys/1002"  # the admin key is 1001
+
+
+@pytest.mark.parametrize(
+    ("fault", "args"),
+    [
+        ("revoke refused", []),
+        ("revoke refused", ["-n", "2"]),
+        ("revoked, answer lost", []),
+    ],
+)
+def test_a_key_the_list_no_longer_shows_is_revoked_by_id_not_assumed_gone(
+    pytester: pytest.Pytester, live: XquikServer, fault: str, args: list[str]
+) -> None:
+    pytester.makeini(INNER_INI + "xquik_max_retries = 0\n")
+    if fault == "revoke refused":
+        live.fail("DELETE", FIRST_KEY, 403, code="forbidden")
+    else:  # the key is revoked, the ledger does not know it: the end of the run gets a 404
+        live.inject("DELETE", FIRST_KEY, drop_after_effect)
+    pytester.makepyfile(MANY_KEYS)
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=202, errors=1)
+    result.stdout.fnmatch_lines(
+        ["run *: 202 key(s) created, 202 revoked (1 at the end of the run), 0 leaked"]
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the teardown error
+    assert live.requests.count(("DELETE", "/api/v1" + FIRST_KEY)) == 2
+    assert live.scratch_keys(active=True) == []
+    assert list(pytester.path.glob(".pytest_cache/xquik/*.jsonl")) == []
+
+
+def test_a_key_neither_listed_nor_revoked_by_id_is_unverified_and_the_sweep_gets_it(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makeini(INNER_INI + "xquik_max_retries = 0\n")
+    live.fail("DELETE", FIRST_KEY, 403, code="forbidden", times=2)
+    pytester.makepyfile(MANY_KEYS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=202, errors=1)
+    key = live.api.keys[1]
+    result.stdout.fnmatch_lines(
+        [
+            "run *: 202 key(s) created, 201 revoked, 0 leaked, 1 unverified",
+            f"UNVERIFIED key id=1002 prefix={key.prefix} name='pytest-xquik *-1 *' test=*: "
+            "not in the account's list, and revoking it by id failed: "
+            "revoke (DELETE /api-keys/1002) answered 403 forbidden*",
+            "These keys may still be active on the account*pytest --xquik-mode=live --xquik-sweep*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*LEAKED*")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert live.scratch_keys(active=True) == [key]
+    # The ledger keeps it; the sweep revokes it by id, although the list does not show it.
+    result = pytester.runpytest("--xquik-sweep")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["revoked key id=1002 *", "pytest-xquik sweep: revoked 1 key(s)"])
+    assert live.scratch_keys(active=True) == []
+    assert list(pytester.path.glob(".pytest_cache/xquik/*.jsonl")) == []
+
+
+def test_keys_that_may_exist_when_the_end_of_run_list_fails_are_unverified_not_leaked(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makeini(INNER_INI + "xquik_max_retries = 0\n")
+    live.fail("DELETE", FIRST_KEY, 403, code="forbidden", times=2)
+    live.fail("GET", "/api-keys", 503)
+    pytester.makepyfile(THREE_KEYS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "run *: 3 key(s) created, 2 revoked, 0 leaked, 1 unverified",
+            "The end-of-run check could not list the account's keys (list (GET /api-keys) "
+            "answered 503*",
+            "UNVERIFIED key id=1002 *: not listed, and revoking it by id failed: *403 forbidden*",
+            "These keys may still be active on the account*",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*still active on the account*")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [key.id for key in live.scratch_keys(active=True)] == ["1002"]
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "2"]])
+def test_creates_that_never_reached_the_service_are_no_leak(
+    pytester: pytest.Pytester, live: XquikServer, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setenv("XQUIK_BASE_URL", f"http://127.0.0.1:{closed}/api/v1")
+    pytester.makeini(INNER_INI + "xquik_max_retries = 0\n")
+    pytester.makepyfile(THREE_KEYS)
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(errors=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "run *: 0 key(s) created, 0 revoked, 0 leaked; 2 create(s) failed without making "
+            "a key (the service was not reached)"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*LEAKED*")
+    result.stdout.no_fnmatch_line("*still active*")
+    assert list(pytester.path.glob(".pytest_cache/xquik/*.jsonl")) == []
+
+
+def test_creates_the_service_refused_are_no_leak_and_need_no_list(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    live.fail("POST", "/api-keys", 403, code="api_key_limit_reached", times=2)
+    pytester.makepyfile(THREE_KEYS)
+    result = pytester.runpytest()
+    result.assert_outcomes(errors=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["run *: 0 key(s) created, 0 revoked, 0 leaked; 2 create(s) failed without making a key"]
+    )
+    assert live.requests == [("POST", "/api/v1/api-keys")] * 2
+    assert list(pytester.path.glob(".pytest_cache/xquik/*.jsonl")) == []
+
+
+@pytest.mark.parametrize(
+    ("stop", "status"),
+    [("raise KeyboardInterrupt", 2), ("pytest.exit('stopping')", 2), ("pytest.exit('x', 3)", 3)],
+)
+def test_the_end_of_run_check_runs_after_a_session_teardown_that_fails(
+    pytester: pytest.Pytester, live: XquikServer, stop: str, status: int
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest_xquik
+
+        shared_key = pytest_xquik.api_key_fixture(scope="session")
+        """
+    )
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        def test_stops(shared_key):
+            {stop}
+        """
+    )
+    live.fail("DELETE", "/api-keys/", 403, code="forbidden")
+    result = pytester.runpytest_subprocess()
+    assert result.ret == status
+    result.stdout.fnmatch_lines(
+        [
+            "*= pytest-xquik =*",
+            "The session's teardown failed: pytest-xquik could not revoke 1 key(s)*",
+            "  - key id=1002 *: revoke (DELETE /api-keys/1002) answered 403 forbidden*",
+            "*",
+            "run *: 1 key(s) created, 1 revoked (1 at the end of the run), 0 leaked",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert live.scratch_keys(active=True) == []

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -95,5 +99,66 @@ def test_the_plugin_works_without_xdist(pytester: pytest.Pytester, live: XquikSe
     )
     result = pytester.runpytest_subprocess("-p", "no:xdist")
     result.assert_outcomes(passed=1)
+    assert len(live.scratch_keys()) == 2
+    assert live.scratch_keys(active=True) == []
+
+
+SHARED_TEST = """
+import os
+import pathlib
+import time
+
+import httpx
+
+def test_uses_its_key(xquik_api_key):
+    sync = pathlib.Path(os.environ["SYNC"])
+    if os.environ["ROLE"] == "slow":  # holds its key until the other run has ended
+        (sync / "slow-has-its-key").write_text(xquik_api_key.name)
+        deadline = time.monotonic() + 60  # a hang guard, not a timing assertion
+        while not (sync / "fast-ended").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    else:
+        (sync / "fast-key").write_text(xquik_api_key.name)
+    account = httpx.get(os.environ["XQUIK_BASE_URL"] + "/account", headers=xquik_api_key.headers)
+    assert account.status_code == 200
+"""
+
+
+@pytest.mark.parametrize("args", [[], ["-n", "2"]])
+def test_two_runs_given_one_testrunuid_never_share_names_nor_revoke_each_others_keys(
+    pytester: pytest.Pytester, live: XquikServer, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    sync = pytester.mkdir("sync")
+    monkeypatch.setenv("SYNC", str(sync))
+    pytester.makepyfile(test_shared=SHARED_TEST)
+    command = [sys.executable, "-m", "pytest", "--testrunuid=0123456789abcdef", *args]
+    slow = subprocess.Popen(
+        command,
+        cwd=pytester.path,
+        env={**os.environ, "ROLE": "slow"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60  # a hang guard, not a timing assertion
+        while not (sync / "slow-has-its-key").exists():
+            assert slow.poll() is None, "the slow run ended before it had its key"
+            assert time.monotonic() < deadline, "gave up waiting for the slow run's key"
+            time.sleep(0.02)
+        monkeypatch.setenv("ROLE", "fast")
+        fast = pytester.runpytest_subprocess("--testrunuid=0123456789abcdef", *args)
+        fast.assert_outcomes(passed=1)
+        fast.stdout.fnmatch_lines(["run *: 1 key(s) created, 1 revoked, 0 leaked"])
+        sync.joinpath("fast-ended").touch()
+        output, _ = slow.communicate(timeout=60)
+    finally:
+        slow.kill()
+        slow.wait()
+    assert slow.returncode == 0, output
+    assert ": 1 key(s) created, 1 revoked, 0 leaked" in output
+    slow_name = sync.joinpath("slow-has-its-key").read_text()
+    fast_name = sync.joinpath("fast-key").read_text()
+    assert slow_name.split()[1].split("-")[0] != fast_name.split()[1].split("-")[0]
     assert len(live.scratch_keys()) == 2
     assert live.scratch_keys(active=True) == []
