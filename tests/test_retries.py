@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -264,6 +266,42 @@ def test_retry_after_in_the_body_counts_when_the_header_is_missing(
     xquik_server.inject("GET", "/api-keys", lambda r, a: httpx.Response(429, json=body))
     admin.list()
     assert waits == [1.5]
+
+
+def _http_date(seconds_from_now: float) -> str:
+    moment = datetime.now(timezone.utc) + timedelta(seconds=seconds_from_now)
+    return email.utils.format_datetime(moment, usegmt=True)
+
+
+def test_a_retry_after_given_as_an_http_date_is_waited_for(
+    xquik_server: XquikServer, make_admin: Callable[[RetryPolicy], XquikAdmin]
+) -> None:
+    waits: list[float] = []
+    admin = make_admin(RetryPolicy(3, 0.5, 120, sleep=waits.append, jitter=lambda: 1.0))
+    headers = {"Retry-After": _http_date(60)}
+    body = {"error": "rate_limit_exceeded"}
+    xquik_server.inject(
+        "GET", "/api-keys", lambda r, a: httpx.Response(429, json=body, headers=headers)
+    )
+    admin.list()
+    (wait,) = waits
+    assert 1 < wait <= 60  # the date, counted from when the answer came; the backoff was 0.5
+
+
+def test_a_retry_after_http_date_past_xquik_retry_max_wait_fails_naming_the_wait(
+    xquik_server: XquikServer, make_admin: Callable[[RetryPolicy], XquikAdmin]
+) -> None:
+    admin = make_admin(RetryPolicy(3, 0.5, 5, sleep=lambda seconds: None))
+    headers = {"Retry-After": _http_date(600)}
+    body = {"error": "rate_limit_exceeded"}
+    xquik_server.inject(
+        "GET", "/api-keys", lambda r, a: httpx.Response(429, json=body, headers=headers)
+    )
+    with pytest.raises(
+        XquikApiError, match=r"asked to wait 59\d(\.\d+)? s.*xquik_retry_max_wait = 5 s"
+    ):
+        admin.list()
+    assert xquik_server.requests.count(("GET", "/api/v1/api-keys")) == 1
 
 
 def test_revoke_takes_404_as_already_revoked_and_does_not_retry_it(

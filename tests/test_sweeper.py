@@ -183,10 +183,11 @@ def test_the_sweep_revokes_what_a_killed_run_left_and_spares_a_run_in_progress(
             "the key in the ledger",
         )
         (key,) = live.scratch_keys(active=True)
-        # The run is in progress and its key young: the sweep leaves both alone.
-        spared = pytester.runpytest("--xquik-sweep")
-        spared.stdout.fnmatch_lines(["pytest-xquik sweep: revoked 0 key(s)"])
-        assert key.is_active
+        # The run is in progress: the sweep leaves its key alone, whatever its age.
+        for older_than in ("1h", "0"):
+            spared = pytester.runpytest("--xquik-sweep", f"--xquik-sweep-older-than={older_than}")
+            spared.stdout.fnmatch_lines(["pytest-xquik sweep: revoked 0 key(s)"])
+            assert key.is_active
         os.kill(run.pid, signal.SIGKILL)
     finally:
         run.kill()
@@ -241,3 +242,60 @@ def test_the_sweep_revokes_young_keys_a_finished_runs_ledger_records(
     assert not unanswered.is_active
     assert _active(account) == {"fresh", "foreign", "lookalike"}
     assert list(ledger.iterdir()) == []
+
+
+def test_the_age_of_a_key_counts_from_its_last_use(
+    pytester: pytest.Pytester, live: XquikServer, account: dict[str, FakeKey]
+) -> None:
+    used = _aged(live, "pytest-xquik 7a7a7a7a7a7a-1 test_x.py::test_long", timedelta(hours=3))
+    recently = datetime.now(timezone.utc) - timedelta(minutes=5)
+    used.last_used_at = recently.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    account["old"].last_used_at = "2020-01-01T00:00:00.000Z"
+    result = pytester.runpytest("--xquik-sweep")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines([f"revoked key id={account['old'].id} *", "*revoked 1 key(s)"])
+    assert used.is_active
+    assert _active(account) == {"fresh", "foreign", "lookalike"}
+
+
+@pytest.mark.parametrize("other", ["base URL", "credential"])
+def test_a_sweep_leaves_the_ledgers_of_another_service_alone(
+    pytester: pytest.Pytester, live: XquikServer, monkeypatch: pytest.MonkeyPatch, other: str
+) -> None:
+    with XquikServer() as elsewhere:
+        # A key another service's run left: its ledger is all that knows it.
+        key = elsewhere.api.add_key("pytest-xquik 3c3c3c3c3c3c-1 test_a.py::test_a")
+        created = {"event": "created", "id": key.id, "prefix": key.prefix, "name": key.name}
+        created["test"] = "test_a.py::test_a"
+        ledger = _write_ledger(pytester, elsewhere, "3c3c3c3c3c3c-main", [created])
+        if other == "credential":  # the same service, another account's credential
+            monkeypatch.setenv("XQUIK_BASE_URL", elsewhere.base_url)
+            monkeypatch.setenv("XQUIK_BEARER_TOKEN", elsewhere.bearer_token)
+            monkeypatch.delenv("XQUIK_ADMIN_API_KEY")
+        result = pytester.runpytest("--xquik-sweep")  # the key is young: only a ledger knows it
+        assert result.ret == 0
+        result.stdout.fnmatch_lines(["pytest-xquik sweep: revoked 0 key(s)"])
+        assert key.is_active
+        assert [path.name for path in ledger.glob("*.jsonl")] == ["3c3c3c3c3c3c-main.jsonl"]
+        # The sweep of that service and account revokes it and forgets the ledger.
+        for name, value in elsewhere.env.items():
+            monkeypatch.setenv(name, value)
+        result = pytester.runpytest("--xquik-sweep")
+        result.stdout.fnmatch_lines([f"revoked key id={key.id} *", "*revoked 1 key(s)"])
+        assert not key.is_active
+        assert list(ledger.glob("*.jsonl")) == []
+
+
+def test_cache_clear_keeps_the_ledger_of_unrevoked_keys(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    key = _aged(live, "pytest-xquik 4d4d4d4d4d4d-1 test_a.py::test_a", timedelta(minutes=1))
+    created = {"event": "created", "id": key.id, "prefix": key.prefix, "name": key.name}
+    created["test"] = "test_a.py::test_a"
+    ledger = _write_ledger(pytester, live, "4d4d4d4d4d4d-main", [created])
+    pytester.makepyfile("def test_plain(): pass")
+    pytester.runpytest("--cache-clear").assert_outcomes(passed=1)
+    assert [path.name for path in ledger.glob("*.jsonl")] == ["4d4d4d4d4d4d-main.jsonl"]
+    result = pytester.runpytest("--xquik-sweep")
+    result.stdout.fnmatch_lines([f"revoked key id={key.id} *", "*revoked 1 key(s)"])
+    assert not key.is_active
