@@ -201,8 +201,20 @@ def pytest_assertrepr_compare(
     return config.stash[REDACTION].explain(config, op, left, right)
 
 
+#: The exit statuses after which pytest's terminal shows the plugins' summary sections.
+_SUMMARY_SHOWN = (
+    pytest.ExitCode.OK,
+    pytest.ExitCode.TESTS_FAILED,
+    pytest.ExitCode.INTERRUPTED,
+    pytest.ExitCode.USAGE_ERROR,
+    pytest.ExitCode.NO_TESTS_COLLECTED,
+)
+
+
 @pytest.hookimpl(wrapper=True, trylast=True)  # inside the terminal's, which shows the summary
-def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]:
+def pytest_sessionfinish(
+    session: pytest.Session, exitstatus: int | pytest.ExitCode
+) -> Generator[None, None, None]:
     # The runner tears the remaining fixtures down in this hook: after Ctrl-C, pytest.exit
     # or -x, a session-scoped key is revoked here. Whatever that does, the check runs.
     teardown_error: XquikError | None = None
@@ -218,6 +230,9 @@ def pytest_sessionfinish(session: pytest.Session) -> Generator[None, None, None]
             pytest.ExitCode.NO_TESTS_COLLECTED,
         ):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if exitstatus not in _SUMMARY_SHOWN and reporter is not None:
+            _show_section(reporter, session.config)  # pytest.exit(returncode=...) shows none
 
 
 def _check_run(session: pytest.Session) -> bool:
@@ -246,6 +261,10 @@ def _end_error(config: pytest.Config, message: str) -> None:
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
+    _show_section(terminalreporter, config)
+
+
+def _show_section(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     summary = config.stash.get(SUMMARY, None)
     errors = config.stash.get(END_ERRORS, [])
     if summary is None and not errors:

@@ -124,7 +124,8 @@ def settle(
             if in_list:
                 outcome.leaked.append(leak)
             else:
-                leak.reason = f"not in the account's list, and revoking it by id failed: {error}"
+                where = "not in the account's list" if listed is not None else "not listed"
+                leak.reason = f"{where}, and revoking it by id failed: {error}"
                 outcome.unverified.append(leak)
             if write:
                 write(f"could not revoke {described}: {error}")
