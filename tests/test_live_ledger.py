@@ -396,3 +396,40 @@ def test_the_end_of_run_check_runs_after_a_session_teardown_that_fails(
     )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
     assert live.scratch_keys(active=True) == []
+
+
+def test_a_create_without_an_answer_is_settled_by_a_list_that_shows_every_key(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makeini(INNER_INI + "xquik_max_retries = 0\n")
+    live.inject("POST", "/api-keys", lambda request, api: "drop")  # lost before it took effect
+    pytester.makepyfile(THREE_KEYS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["run *: 2 key(s) created, 2 revoked, 0 leaked; 1 create(s) failed without making a key"]
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the test's error
+    assert live.scratch_keys(active=True) == []
+    assert list(pytester.path.glob(".pytest_cache/xquik/*.jsonl")) == []
+
+
+def test_a_create_without_an_answer_that_the_list_cannot_rule_out_is_unverified(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makeini(INNER_INI + "xquik_max_retries = 0\n")
+    live.inject("POST", "/api-keys", drop_after_effect)  # made the key, lost the answer
+    live.fail("GET", "/api-keys", 503)  # and the look-up after it fails
+    pytester.makepyfile(MANY_KEYS)
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=201, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "run *: 202 key(s) created, 201 revoked, 0 leaked, 1 unverified",
+            "UNVERIFIED key id=? prefix=? name='pytest-xquik *-1 *' test=*: its create got no "
+            "answer, and the account's list shows only its 200 newest keys",
+        ]
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert [key.id for key in live.scratch_keys(active=True)] == ["1002"]  # it is there
+    assert len(list(pytester.path.glob(".pytest_cache/xquik/*.jsonl"))) == 1

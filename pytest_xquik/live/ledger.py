@@ -189,6 +189,7 @@ class LedgerEntry:
     open: bool = False
     not_created: bool = False
     reached: bool = True
+    since: datetime | None = None  # when its create was about to be sent (this machine's clock)
 
 
 def in_use(path: Path) -> bool:
@@ -222,7 +223,7 @@ def read_entries(paths: Iterable[Path]) -> list[LedgerEntry]:
     the key may exist under that name. A line cut short by a killed process
     is skipped.
     """
-    pending: dict[str, str] = {}
+    pending: dict[str, tuple[str, datetime | None]] = {}
     created: dict[str, LedgerEntry] = {}
     revoked: set[str] = set()
     ambiguous: set[str] = set()
@@ -231,7 +232,7 @@ def read_entries(paths: Iterable[Path]) -> list[LedgerEntry]:
         try:
             event = record["event"]
             if event == "creating":
-                pending.setdefault(str(record["name"]), str(record["test"]))
+                pending.setdefault(str(record["name"]), (str(record["test"]), _at(record)))
             elif event == "created":
                 key_id = str(record["id"])
                 name, test, prefix = str(record["name"]), str(record["test"]), str(record["prefix"])
@@ -249,6 +250,7 @@ def read_entries(paths: Iterable[Path]) -> list[LedgerEntry]:
     answered = {entry.name for entry in created.values()}
     for entry in created.values():
         entry.open = entry.name in ambiguous
+        entry.since = pending.get(entry.name, ("", None))[1]
     unanswered = [
         LedgerEntry(
             name,
@@ -256,11 +258,19 @@ def read_entries(paths: Iterable[Path]) -> list[LedgerEntry]:
             open=name not in not_created,
             not_created=name in not_created,
             reached=not_created.get(name, True),
+            since=since,
         )
-        for name, test in pending.items()
+        for name, (test, since) in pending.items()
         if name not in answered
     ]
     return [*created.values(), *unanswered]
+
+
+def _at(record: dict[str, Any]) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(record["at"]))
+    except (KeyError, ValueError):
+        return None
 
 
 def _records(paths: Iterable[Path]) -> Iterable[dict[str, Any]]:
