@@ -217,14 +217,18 @@ def pytest_sessionfinish(
 ) -> Generator[None, None, None]:
     # The runner tears the remaining fixtures down in this hook: after Ctrl-C, pytest.exit
     # or -x, a session-scoped key is revoked here. Whatever that does, the check runs.
-    teardown_error: XquikError | None = None
+    teardown_failed = False
     try:
         yield
-    except XquikError as error:  # shown in the pytest-xquik section, not as a traceback
-        teardown_error = error
-        _end_error(session.config, f"The session's teardown failed: {error}")
+    except BaseException as error:
+        errors = _plugin_errors(error)
+        if errors is None:
+            raise  # another plugin's, or Ctrl-C again: after the check below
+        teardown_failed = True  # shown in the pytest-xquik section, not as a traceback
+        for each in errors:
+            _end_error(session.config, f"The session's teardown failed: {each}")
     finally:
-        failing = _check_run(session) or teardown_error is not None
+        failing = _check_run(session) or teardown_failed
         if failing and session.exitstatus in (
             pytest.ExitCode.OK,
             pytest.ExitCode.NO_TESTS_COLLECTED,
@@ -233,6 +237,17 @@ def pytest_sessionfinish(
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         if exitstatus not in _SUMMARY_SHOWN and reporter is not None:
             _show_section(reporter, session.config)  # pytest.exit(returncode=...) shows none
+
+
+def _plugin_errors(error: BaseException) -> list[XquikError] | None:
+    """``error``'s pytest-xquik errors if it is made of them only (pytest groups several)."""
+    if isinstance(error, XquikError):
+        return [error]
+    inner = getattr(error, "exceptions", None)  # a BaseExceptionGroup (a backport on 3.10)
+    if not isinstance(inner, (list, tuple)) or not inner:
+        return None
+    found = [_plugin_errors(each) for each in inner]
+    return None if None in found else [each for errors in found if errors for each in errors]
 
 
 def _check_run(session: pytest.Session) -> bool:

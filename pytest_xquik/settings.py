@@ -194,8 +194,9 @@ OPTIONS: dict[str, Option] = {
         flag="--xquik-sweep-older-than",
         default="1h",
         parse=_duration,
-        help="The sweep revokes the account's scratch keys older than this: seconds, or "
-        "90s, 30m, 2h; 0 = any age (default 1h, so that runs in progress are left alone).",
+        help="The sweep revokes the account's scratch keys neither created nor used for this "
+        "long: seconds, or 90s, 30m, 2h; 0 = any age (default 1h, so that runs in progress "
+        "on other machines are left alone).",
     ),
 }
 

@@ -433,3 +433,34 @@ def test_a_create_without_an_answer_that_the_list_cannot_rule_out_is_unverified(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert [key.id for key in live.scratch_keys(active=True)] == ["1002"]  # it is there
     assert len(list(pytester.path.glob(".pytest_cache/xquik/*.jsonl"))) == 1
+
+
+def test_several_session_teardowns_that_fail_are_each_a_message(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makeconftest(
+        """
+        import pytest_xquik
+
+        first_key = pytest_xquik.api_key_fixture(scope="session")
+        second_key = pytest_xquik.api_key_fixture(scope="session")
+        """
+    )
+    pytester.makepyfile("def test_stops(first_key, second_key):\n    raise KeyboardInterrupt\n")
+    live.fail("DELETE", "/api-keys/", 403, code="forbidden", times=2)
+    result = pytester.runpytest_subprocess()
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "*= pytest-xquik =*",
+            "The session's teardown failed: pytest-xquik could not revoke 1 key(s)*",
+            "*",
+            "*",
+            "The session's teardown failed: pytest-xquik could not revoke 1 key(s)*",
+            "*",
+            "*",
+            "run *: 2 key(s) created, 2 revoked (2 at the end of the run), 0 leaked",
+        ]
+    )
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    assert live.scratch_keys(active=True) == []
