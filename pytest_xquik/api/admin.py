@@ -198,7 +198,7 @@ class XquikAdmin:
     def _reconcile(self, name: str, test: str, failure: XquikApiError) -> bool:
         """After ``failure``, revoke the key named ``name`` if the create made it after all.
 
-        ``True`` if the list showed a key of the name (revoked now if active).
+        ``True`` if the list showed an active key of the name (revoked now).
         """
         found = False
         try:
@@ -208,7 +208,7 @@ class XquikAdmin:
                     if self._ledger is not None:
                         self._ledger.created(info.id, info.prefix, info.name, test, info.created_at)
                     self.revoke(info.id)
-                found = found or info.name == name
+                    found = True
         except XquikError as error:
             raise XquikApiError(
                 failure.call,
