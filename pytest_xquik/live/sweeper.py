@@ -194,7 +194,8 @@ class RunSummary:
         """The terminal-summary section."""
         done = self.settlement
         revoked = done.revoked + done.revoked_now
-        at_end = f" ({done.revoked_now} at the end of the run)" if done.revoked_now else ""
+        gone = f", {done.gone} of them already gone" if done.gone else ""
+        at_end = f" ({done.revoked_now} at the end of the run{gone})" if done.revoked_now else ""
         line = (
             f"run {self.run_id}: {done.created} key(s) created, {revoked} revoked{at_end}, "
             f"{len(done.leaked)} leaked"
