@@ -34,6 +34,7 @@ import json
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -81,7 +82,7 @@ def _now() -> str:
 def _try_lock(file: IO[str], exclusive: bool) -> bool:
     """Take an advisory lock on ``file`` without waiting; ``False`` if another holds it."""
     if sys.platform == "win32":
-        return True  # no flock on Windows: every ledger file counts as not in use
+        return True  # no flock on Windows: see in_use()
     import fcntl
 
     operation = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
@@ -192,9 +193,15 @@ class LedgerEntry:
     since: datetime | None = None  # when its create was about to be sent (this machine's clock)
 
 
-def in_use(path: Path) -> bool:
-    """Whether a running process still holds ``path`` (its run is in progress)."""
+def in_use(path: Path, *, written_within: float) -> bool:
+    """Whether a running process still holds ``path`` (its run is in progress).
+
+    Without file locks (Windows), a file written to in the last
+    ``written_within`` seconds counts as in use.
+    """
     try:
+        if sys.platform == "win32":
+            return time.time() - path.stat().st_mtime < written_within
         with path.open(encoding="utf-8") as file:
             return not _try_lock(file, exclusive=False)
     except FileNotFoundError:

@@ -292,7 +292,7 @@ def sweep(
     """
     files, running = [], set()
     for path in sorted(ledger.directory.glob("*.jsonl")):
-        if in_use(path):
+        if in_use(path, written_within=older_than):
             running.add(run_id_of(path))
         elif owner_of(path) == ledger.owner:
             files.append(path)
