@@ -121,8 +121,9 @@ def xquik_options(node: Marked) -> XquikOptions:
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise ValueError(f"name={name!r} is not a non-empty string")
     retry_after = merged.get("retry_after", 1)
-    if not isinstance(retry_after, int) or isinstance(retry_after, bool) or retry_after < 0:
-        raise ValueError(f"retry_after={retry_after!r} is not a whole number of seconds >= 0")
+    if not isinstance(retry_after, int) or isinstance(retry_after, bool) or retry_after < 1:
+        # The service's Retry-After is at least 1 (both OpenAPI documents).
+        raise ValueError(f"retry_after={retry_after!r} is not a whole number of seconds >= 1")
     faults = {
         argument: _fault_specs(argument, merged.get(argument, ()))
         for argument in ("fail_create", "fail_list", "fail_revoke")

@@ -170,7 +170,7 @@ def test_a_fault_marker_on_a_test_without_the_mock_says_what_to_request(
             "'timeout' or 'disconnect', or a list of them",
         ),
         ("xquik(fail_revoke='slow')", "fail_revoke='slow': 'slow' is not a fault;*"),
-        ("xquik(retry_after=-1)", "retry_after=-1 is not a whole number of seconds >= 0"),
+        ("xquik(retry_after=0)", "retry_after=0 is not a whole number of seconds >= 1"),
         ("xquik(name='')", "name='' is not a non-empty string"),
     ],
 )
