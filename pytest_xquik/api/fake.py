@@ -341,6 +341,8 @@ class FakeXquikApi:
                 f"fail_next() takes an HTTP status or one of {', '.join(TRANSPORT_FAULTS)}, "
                 f"not {status!r}"
             )
+        if retry_after is not None and retry_after < 1:
+            raise ValueError(f"fail_next(retry_after={retry_after!r}): expected seconds >= 1")
         faults = [Fault(status, code, retry_after) for _ in range(times)]
         with self._lock:
             self._faults[call].extend(faults)
