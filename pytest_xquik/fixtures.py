@@ -36,12 +36,15 @@ def mock_the_admin_tests(items: Sequence[pytest.Item]) -> None:
 
     So that, like every other fixture, it intercepts the test's httpx clients
     and keeps what the test makes to the test. The test's mock starts after
-    its wider-scoped fixtures and before its function-scoped ones.
+    its wider-scoped fixtures and before its function-scoped ones (which may
+    use ``xquik_admin`` in their setup and teardown).
     """
     for item in items:
         names = getattr(item, "fixturenames", None)
-        if not names or "xquik_admin" not in names or "_xquik_fake" in names:
+        if not names or "xquik_admin" not in names:
             continue
+        if "_xquik_fake" in names:
+            names.remove("_xquik_fake")
         # pytest sets up a test's fixture closure in its order, widest scope first; no
         # public API gives a fixture's scope, hence the private ``_fixtureinfo``.
         definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})

@@ -240,3 +240,33 @@ def test_rate_limits_are_a_test_feature_on_a_fake_clock(pytester: pytest.Pyteste
     pytester.makepyfile(LIMITS)
     result = pytester.runpytest()
     result.assert_outcomes(passed=5)
+
+
+def test_a_revoke_failing_in_the_mock_suggests_no_live_remedy(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        from pytest_xquik import ScratchKeyFactory
+
+        @pytest.fixture
+        def my_keys(xquik_admin):
+            factory = ScratchKeyFactory(xquik_admin, "mine")
+            yield factory
+            factory.revoke_all()  # the user's own fixture: its revokes are the test's calls
+
+        def test_it(my_keys, xquik_mock):
+            my_keys.create()
+            xquik_mock.fail_next("revoke", 500, times=10)
+        """
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E   *XquikRevokeError: pytest-xquik could not revoke 1 key(s); they are still "
+            "active in pytest-xquik's mock:",
+            "*They exist only in the mock, which forgets them when their fixture's scope ends: "
+            "nothing is left on a real account.*",
+        ]
+    )
+    assert "sweep" not in result.stdout.str()
