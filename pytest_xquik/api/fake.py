@@ -26,6 +26,7 @@ from typing import Any, Literal, get_args
 
 import httpx
 
+from pytest_xquik.credentials import Kind as CredentialKind
 from pytest_xquik.settings import ManagementAuth
 
 KEY_LIMIT = 100
@@ -42,7 +43,6 @@ DEFAULT_RETRY_AFTER = 1
 #: How long a fixture scope lives, narrowest first (pytest's scope names).
 ScopeName = Literal["function", "class", "module", "package", "session"]
 SCOPE_NAMES: tuple[ScopeName, ...] = get_args(ScopeName)
-CredentialKind = Literal["api-key", "bearer", "session"]
 #: Faults that are not an answer: the call times out, or the connection drops.
 TransportFault = Literal["timeout", "disconnect"]
 TRANSPORT_FAULTS: tuple[TransportFault, ...] = ("timeout", "disconnect")
@@ -467,8 +467,9 @@ class FakeXquikApi:
                 call = "create" if method == "POST" else "list" if method == "GET" else None
             elif revoking:
                 call = "revoke"
-            if not self._authenticated(request, managing=path.startswith("/api-keys")):
-                return self._unauthenticated(managing=path.startswith("/api-keys"))
+            managing = path == "/api-keys" or path.startswith("/api-keys/")
+            if not self._authenticated(request, managing=managing):
+                return self._unauthenticated(managing=managing)
             own = _FIXTURE_CALL.get() is not None
             limited = None if own else self._over_limit(method)
             if limited is not None:
