@@ -20,7 +20,12 @@ if TYPE_CHECKING:
     from pytest_xquik.aio import AsyncScratchKeyFactory
     from pytest_xquik.api.admin import XquikAdmin
     from pytest_xquik.api.fake import FakeKey, FakeXquikApi
-    from pytest_xquik.errors import XquikApiError, XquikError, XquikRevokeError
+    from pytest_xquik.errors import (
+        XquikApiError,
+        XquikError,
+        XquikMockEscapeError,
+        XquikRevokeError,
+    )
     from pytest_xquik.factory import ScratchKeyFactory
     from pytest_xquik.keys import ApiKeyInfo, ScratchKey, SecretKey
     from pytest_xquik.markers import XquikOptions
@@ -37,6 +42,7 @@ _MODULES = {
     "XquikAdmin": "api.admin",
     "XquikApiError": "errors",
     "XquikError": "errors",
+    "XquikMockEscapeError": "errors",
     "XquikOptions": "markers",
     "XquikRevokeError": "errors",
     "api_key_fixture": "scopes",
@@ -53,6 +59,7 @@ __all__ = [
     "XquikAdmin",
     "XquikApiError",
     "XquikError",
+    "XquikMockEscapeError",
     "XquikOptions",
     "XquikRevokeError",
     "api_key_fixture",

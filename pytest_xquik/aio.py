@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from pytest_xquik.fixtures import xquik_session
+from pytest_xquik.fixtures import fixture_calls, xquik_session
 from pytest_xquik.markers import xquik_options
 
 if TYPE_CHECKING:
@@ -68,7 +68,8 @@ def async_client_fixture(runner: str) -> Callable[..., AsyncIterator[httpx.Async
     async def client(
         request: pytest.FixtureRequest, xquik_async_api_key_factory: AsyncScratchKeyFactory
     ) -> AsyncIterator[httpx.AsyncClient]:
-        key = await xquik_async_api_key_factory.create(xquik_options(request.node).name)
+        with fixture_calls(request.getfixturevalue("_xquik_fake")):
+            key = await xquik_async_api_key_factory.create(xquik_options(request.node).name)
         options = xquik_session(request.config).client_options(key.headers)
         async with httpx.AsyncClient(**options) as client:
             yield client

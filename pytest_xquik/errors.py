@@ -10,6 +10,8 @@
 ``XquikRevokeError``
     One or more keys could not be revoked in teardown: names each key's id,
     prefix and name, so that none is silently left active.
+``XquikMockEscapeError``
+    Mock mode: a request for the base URL would have left the process.
 """
 
 from __future__ import annotations
@@ -47,14 +49,27 @@ class XquikApiError(XquikError):
 class XquikRevokeError(XquikError):
     """Keys that could not be revoked: each stays active on the account until revoked."""
 
-    def __init__(self, failures: Sequence[tuple[str, XquikError]]) -> None:
+    def __init__(self, failures: Sequence[tuple[str, XquikError]], *, mock: bool = False) -> None:
         self.failures = list(failures)
+        where = "in pytest-xquik's mock" if mock else ""
         lines = [
-            f"pytest-xquik could not revoke {len(self.failures)} key(s); they are still active:"
+            f"pytest-xquik could not revoke {len(self.failures)} key(s); they are still active"
+            f"{' ' + where if where else ''}:"
         ]
         lines += [f"  - {key}: {error}" for key, error in self.failures]
-        lines.append(
-            "A live run tries them again at its end; whatever is still left, revoke with "
-            "`pytest --xquik-mode=live --xquik-sweep` or in the Xquik dashboard."
-        )
+        if mock:
+            lines.append(
+                "They exist only in the mock, which forgets them when their fixture's scope "
+                "ends: nothing is left on a real account. The answer above is the mock's (a "
+                "route or credential the test changed?)."
+            )
+        else:
+            lines.append(
+                "A live run tries them again at its end; whatever is still left, revoke with "
+                "`pytest --xquik-mode=live --xquik-sweep` or in the Xquik dashboard."
+            )
         super().__init__("\n".join(lines))
+
+
+class XquikMockEscapeError(XquikError):
+    """Mock mode: a request for the base URL would have reached the network; it was refused."""

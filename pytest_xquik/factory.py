@@ -43,4 +43,4 @@ class ScratchKeyFactory:
             except XquikError as error:
                 failures.append((describe_key(key.id, key.prefix, key.name), error))
         if failures:
-            raise XquikRevokeError(failures)
+            raise XquikRevokeError(failures, mock=self._admin.mock)

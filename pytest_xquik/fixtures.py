@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from pytest_xquik.markers import xquik_options
+from pytest_xquik.markers import apply_options, xquik_options
 
 if TYPE_CHECKING:
     from pytest_xquik.api.admin import XquikAdmin
-    from pytest_xquik.api.fake import FakeXquikApi
+    from pytest_xquik.api.fake import FakeScope, FakeXquikApi
     from pytest_xquik.factory import ScratchKeyFactory
     from pytest_xquik.keys import ScratchKey
     from pytest_xquik.session import XquikSession
@@ -25,29 +26,67 @@ def xquik_session(config: pytest.Config) -> XquikSession:
     return config.stash[SESSION]
 
 
-@pytest.fixture
-def _xquik_fake(pytestconfig: pytest.Config) -> Iterator[FakeXquikApi | None]:
-    """In mock mode, the fake API, intercepting httpx for this test; ``None`` in live mode."""
-    with xquik_session(pytestconfig).fake_scope() as fake:
-        yield fake
+def fixture_calls(scope: FakeScope | None) -> AbstractContextManager[None]:
+    """Mark a fixture's own management calls (mock mode; see ``FakeScope.fixture_calls``)."""
+    return nullcontext() if scope is None else scope.fixture_calls()
+
+
+def mock_the_admin_tests(items: Sequence[pytest.Item]) -> None:
+    """Give each test that uses ``xquik_admin`` (a session fixture) the mock of its own.
+
+    So that, like every other fixture, it intercepts the test's httpx clients
+    and keeps what the test makes to the test. The test's mock starts after
+    its wider-scoped fixtures and before its function-scoped ones (which may
+    use ``xquik_admin`` in their setup and teardown).
+    """
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if not names or "xquik_admin" not in names:
+            continue
+        if "_xquik_fake" in names:
+            names.remove("_xquik_fake")
+        # pytest sets up a test's fixture closure in its order, widest scope first; no
+        # public API gives a fixture's scope, hence the private ``_fixtureinfo``.
+        definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+        index = next(
+            (
+                position
+                for position, name in enumerate(names)
+                if not definitions.get(name) or definitions[name][-1].scope == "function"
+            ),
+            len(names),
+        )
+        names.insert(index, "_xquik_fake")
 
 
 @pytest.fixture
-def xquik_mock(_xquik_fake: FakeXquikApi | None) -> FakeXquikApi:
+def _xquik_fake(request: pytest.FixtureRequest) -> Iterator[FakeScope | None]:
+    """In mock mode, this test's use of the fake API (intercepting httpx); ``None`` in live mode."""
+    with xquik_session(request.config).fake_scope() as scope:
+        if scope is not None:
+            apply_options(scope.api, xquik_options(request.node))
+        yield scope
+
+
+@pytest.fixture
+def xquik_mock(_xquik_fake: FakeScope | None) -> FakeXquikApi:
     """The fake Xquik API of this test (mock mode), fresh for each test.
 
     While the test runs, every httpx client of the process (sync or async,
     yours or the official SDK's) that calls the base URL gets the fake's
     answers; other hosts are untouched. Look at ``.keys``, ``.active_keys``
     and ``.requests``; serve other endpoints with
-    ``.route("GET", "/path", json=...)``; make calls fail with
+    ``.route("GET", "/path", json=...)``; make the test's calls fail with
     ``.fail_next("create" | "list" | "revoke", status, times=1)``, where
-    ``status`` may also be ``"timeout"`` or ``"disconnect"``.
+    ``status`` may also be ``"timeout"`` or ``"disconnect"``; enforce rate
+    limits with ``.rate_limit("reads" | "writes" | "deletes", limit,
+    window=60)`` on a fake clock moved by ``.advance(seconds)``; choose who
+    may manage keys with ``.management_auth = "any" | "session"``.
     In live mode, a test requesting it is skipped.
     """
     if _xquik_fake is None:
         pytest.skip("xquik_mock exists only in mock mode, and this run is in live mode")
-    return _xquik_fake
+    return _xquik_fake.api
 
 
 @pytest.fixture(scope="session")
@@ -56,16 +95,15 @@ def xquik_admin(pytestconfig: pytest.Config) -> XquikAdmin:
 
     Authenticated as the management credential (live mode) or the fake API's
     own (mock mode). Every key it creates is named with the plugin's prefix;
-    keys you create with it are yours to revoke. In mock mode, request
-    ``xquik_mock`` (or a key fixture) too if your own code calls the API in
-    the same test: only those fixtures intercept the process's httpx clients.
+    keys you create with it are yours to revoke. In mock mode a test that
+    requests it gets the test's mock, like every other fixture.
     """
     return xquik_session(pytestconfig).admin
 
 
 @pytest.fixture
 def xquik_api_key_factory(
-    request: pytest.FixtureRequest, _xquik_fake: FakeXquikApi | None, xquik_admin: XquikAdmin
+    request: pytest.FixtureRequest, _xquik_fake: FakeScope | None, xquik_admin: XquikAdmin
 ) -> Iterator[ScratchKeyFactory]:
     """A factory of scratch keys: ``create(name=None) -> ScratchKey``.
 
@@ -79,12 +117,15 @@ def xquik_api_key_factory(
     try:
         yield factory
     finally:
-        factory.revoke_all()
+        with fixture_calls(_xquik_fake):
+            factory.revoke_all()
 
 
 @pytest.fixture
 def xquik_api_key(
-    request: pytest.FixtureRequest, xquik_api_key_factory: ScratchKeyFactory
+    request: pytest.FixtureRequest,
+    _xquik_fake: FakeScope | None,
+    xquik_api_key_factory: ScratchKeyFactory,
 ) -> ScratchKey:
     """A fresh scratch API key (``ScratchKey``), revoked after the test.
 
@@ -93,13 +134,15 @@ def xquik_api_key(
     ``.prefix`` and ``.created_at``. ``@pytest.mark.xquik(name=...)`` names it.
     """
     __tracebackhide__ = True
-    return xquik_api_key_factory.create(xquik_options(request.node).name)
+    with fixture_calls(_xquik_fake):
+        return xquik_api_key_factory.create(xquik_options(request.node).name)
 
 
 @pytest.fixture
 def xquik_client(
     request: pytest.FixtureRequest,
     pytestconfig: pytest.Config,
+    _xquik_fake: FakeScope | None,
     xquik_api_key_factory: ScratchKeyFactory,
 ) -> Iterator[httpx.Client]:
     """An ``httpx.Client`` for the base URL, authenticated as its own scratch key.
@@ -108,7 +151,8 @@ def xquik_client(
     closed and its key revoked after the test.
     """
     __tracebackhide__ = True
-    key = xquik_api_key_factory.create(xquik_options(request.node).name)
+    with fixture_calls(_xquik_fake):
+        key = xquik_api_key_factory.create(xquik_options(request.node).name)
     options = xquik_session(pytestconfig).client_options(key.headers)
     with httpx.Client(**options) as client:
         yield client

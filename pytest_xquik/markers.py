@@ -1,6 +1,7 @@
 """The ``xquik`` and ``xquik_live`` markers: per-test options, fault injection, live-only tests.
 
-``@pytest.mark.xquik(name=..., fail_create=..., fail_list=..., fail_revoke=..., retry_after=...)``
+``@pytest.mark.xquik(name=..., fail_create=..., fail_list=..., fail_revoke=..., retry_after=...,
+management_auth=..., rate_limits=...)``
 may decorate a test, a class or a module (``pytestmark``); the markers merge
 argument by argument, the closest winning. They are checked when the test is
 collected, so that a typo is a collection error naming the test.
@@ -14,17 +15,23 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_xquik.api.fake import Call, FakeXquikApi, Fault, TransportFault
+    from pytest_xquik.api.fake import Bucket, Call, FakeXquikApi, Fault, TransportFault
     from pytest_xquik.session import XquikSession
+    from pytest_xquik.settings import ManagementAuth
 
     FaultSpec = int | TransportFault
+    #: A bucket, its limit and its window in seconds.
+    RateLimitSpec = tuple[Bucket, int, float]
 
 XQUIK_MARKER = (
-    "xquik(*, name=None, fail_create=(), fail_list=(), fail_revoke=(), retry_after=1): "
+    "xquik(*, name=None, fail_create=(), fail_list=(), fail_revoke=(), retry_after=1, "
+    "management_auth=None, rate_limits=None): "
     "pytest-xquik's options for this test: `name` goes into the names of the keys its "
     "fixtures create; in mock mode, fail_<call> makes the first create, list or revoke calls "
     "the test makes fail, one per item: a status (e.g. 429, 500, 503), 'timeout' or "
-    "'disconnect'."
+    "'disconnect'; management_auth='any' or 'session' says who may manage keys; "
+    "rate_limits={'reads': 5, 'writes': (30, 60)} enforces limits per fixed window (seconds "
+    "of the mock's fake clock, 60 by default)."
 )
 LIVE_MARKER = "xquik_live: the test needs the real Xquik service; skipped unless --xquik-mode=live."
 LIVE_SKIP_REASON = (
@@ -32,7 +39,8 @@ LIVE_SKIP_REASON = (
     "management credential in XQUIK_ADMIN_API_KEY, XQUIK_BEARER_TOKEN or XQUIK_SESSION_TOKEN"
 )
 FAULTS_SKIP_REASON = (
-    "@pytest.mark.xquik(fail_...) injects faults into the mock, and this run is in live mode"
+    "@pytest.mark.xquik(fail_... or rate_limits=...) sets up faults in the mock, and this run "
+    "is in live mode"
 )
 
 
@@ -44,6 +52,13 @@ class XquikOptions(NamedTuple):
     fail_list: tuple[FaultSpec, ...] = ()
     fail_revoke: tuple[FaultSpec, ...] = ()
     retry_after: int = 1
+    management_auth: ManagementAuth | None = None
+    rate_limits: tuple[RateLimitSpec, ...] = ()
+
+    @property
+    def sets_up_faults(self) -> bool:
+        """Whether the test makes the mock fail calls (faults or rate limits)."""
+        return bool(self.faults or self.rate_limits)
 
     @property
     def faults(self) -> dict[Call, tuple[FaultSpec, ...]]:
@@ -106,13 +121,46 @@ def xquik_options(node: Marked) -> XquikOptions:
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise ValueError(f"name={name!r} is not a non-empty string")
     retry_after = merged.get("retry_after", 1)
-    if not isinstance(retry_after, int) or isinstance(retry_after, bool) or retry_after < 0:
-        raise ValueError(f"retry_after={retry_after!r} is not a whole number of seconds >= 0")
+    if not isinstance(retry_after, int) or isinstance(retry_after, bool) or retry_after < 1:
+        # The service's Retry-After is at least 1 (both OpenAPI documents).
+        raise ValueError(f"retry_after={retry_after!r} is not a whole number of seconds >= 1")
     faults = {
         argument: _fault_specs(argument, merged.get(argument, ()))
         for argument in ("fail_create", "fail_list", "fail_revoke")
     }
-    return XquikOptions(name=name, retry_after=retry_after, **faults)
+    management_auth = merged.get("management_auth")
+    if management_auth is not None and management_auth not in ("any", "session"):
+        raise ValueError(f"management_auth={management_auth!r} is not 'any' or 'session'")
+    return XquikOptions(
+        name=name,
+        retry_after=retry_after,
+        management_auth=management_auth,
+        rate_limits=_rate_limit_specs(merged.get("rate_limits")),
+        **faults,
+    )
+
+
+def _rate_limit_specs(value: object) -> tuple[RateLimitSpec, ...]:
+    from pytest_xquik.api.fake import BUCKETS
+
+    if value is None:
+        return ()
+    expected = (
+        f"rate_limits={value!r}: expected a dict of bucket ({', '.join(BUCKETS)}) to a limit "
+        "(a whole number >= 0) or a (limit, window seconds) pair"
+    )
+    if not isinstance(value, dict):
+        raise ValueError(expected)
+    specs: list[RateLimitSpec] = []
+    for bucket, given in value.items():
+        pair = isinstance(given, (tuple, list)) and len(given) == 2
+        limit, window = given if pair else (given, 60)
+        whole = isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0
+        seconds = isinstance(window, (int, float)) and not isinstance(window, bool) and window > 0
+        if bucket not in BUCKETS or not whole or not seconds:
+            raise ValueError(expected)
+        specs.append((bucket, limit, float(window)))
+    return tuple(specs)
 
 
 def _fault_specs(argument: str, value: object) -> tuple[FaultSpec, ...]:
@@ -152,7 +200,7 @@ def skip_inapplicable(items: Sequence[pytest.Item], session: XquikSession) -> No
             # A cheap look at the keywords first, as in xquik_options.
             if "xquik_live" in item.keywords and item.get_closest_marker("xquik_live"):
                 item.add_marker(pytest.mark.skip(reason=LIVE_SKIP_REASON))
-        elif xquik_options(item).faults:
+        elif xquik_options(item).sets_up_faults:
             item.add_marker(pytest.mark.skip(reason=FAULTS_SKIP_REASON))
 
 
@@ -161,6 +209,8 @@ class FaultInjection:
 
     Only the calls the test body makes meet them: the fixtures' own creates
     (before) and revokes (after) never do; the unused ones are withdrawn.
+    (The marker's rate limits and management policy are set when the test's
+    mock starts: see ``apply_options``.)
     """
 
     def __init__(self, fake: FakeXquikApi) -> None:
@@ -169,10 +219,11 @@ class FaultInjection:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         options = xquik_options(item)
-        if options.faults and not self._fake.in_use:
+        if options.sets_up_faults and not self._fake.in_use:
             pytest.fail(
-                f"{item.nodeid}: @pytest.mark.xquik(fail_...) injects faults into pytest-xquik's "
-                "mock, which this test does not use: request xquik_mock (or a key fixture).",
+                f"{item.nodeid}: @pytest.mark.xquik(fail_... or rate_limits=...) sets up "
+                "pytest-xquik's mock, which this test does not use: request xquik_mock (or a key "
+                "fixture).",
                 pytrace=False,
             )
         queued: list[Fault] = []
@@ -184,3 +235,11 @@ class FaultInjection:
             yield
         finally:
             self._fake.withdraw(queued)
+
+
+def apply_options(fake: FakeXquikApi, options: XquikOptions) -> None:
+    """Set the marker's management policy and rate limits on the test's fresh mock."""
+    if options.management_auth is not None:
+        fake.management_auth = options.management_auth
+    for bucket, limit, window in options.rate_limits:
+        fake.rate_limit(bucket, limit, window=window)

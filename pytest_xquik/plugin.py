@@ -18,6 +18,7 @@ from pytest_xquik.errors import XquikError
 from pytest_xquik.fixtures import (
     SESSION,
     _xquik_fake,
+    mock_the_admin_tests,
     xquik_admin,
     xquik_api_key,
     xquik_api_key_factory,
@@ -182,8 +183,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     session = xquik_session(config)
     skip_inapplicable(items, session)
     leave_base_url_to_xquik(items, session)
+    if session.is_mock:
+        mock_the_admin_tests(items)
     # Only a run with fault markers pays for a hook around every test's call.
-    if session.is_mock and any(xquik_options(item).faults for item in items):
+    if session.is_mock and any(xquik_options(item).sets_up_faults for item in items):
         config.pluginmanager.register(FaultInjection(session.fake), "xquik-faults")
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Literal, get_args
 
 import pytest
 
 from pytest_xquik.api.admin import XquikAdmin
+from pytest_xquik.api.fake import SCOPE_NAMES, ScopeName
 from pytest_xquik.factory import ScratchKeyFactory
-from pytest_xquik.fixtures import xquik_session
+from pytest_xquik.fixtures import fixture_calls, xquik_session
 from pytest_xquik.keys import ScratchKey
-
-ScopeName = Literal["function", "class", "module", "package", "session"]
 
 
 def api_key_fixture(
@@ -31,21 +29,24 @@ def api_key_fixture(
     mock mode the fake API keeps the key, and what the scope's tests did with
     it, for exactly as long.
     """
-    if scope not in get_args(ScopeName):
+    if scope not in SCOPE_NAMES:
         raise ValueError(
-            f"api_key_fixture(scope={scope!r}): the scope must be one of "
-            f"{', '.join(get_args(ScopeName))}"
+            f"api_key_fixture(scope={scope!r}): the scope must be one of {', '.join(SCOPE_NAMES)}"
         )
 
     def scratch_key(
         request: pytest.FixtureRequest, xquik_admin: XquikAdmin
     ) -> Iterator[ScratchKey]:
-        with xquik_session(request.config).fake_scope():
+        __tracebackhide__ = True
+        with xquik_session(request.config).fake_scope(scope) as held:
             factory = ScratchKeyFactory(xquik_admin, request.node.nodeid or "(session)")
             try:
-                yield factory.create(name)
+                with fixture_calls(held):
+                    key = factory.create(name)
+                yield key
             finally:
-                factory.revoke_all()
+                with fixture_calls(held):
+                    factory.revoke_all()
 
     scratch_key.__doc__ = (
         f"A scratch key (``ScratchKey``) shared by the whole {scope}, revoked when it ends"

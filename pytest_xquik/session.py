@@ -27,7 +27,7 @@ RUN_ID_INPUT = "xquik_run_id"
 
 if TYPE_CHECKING:
     from pytest_xquik.api.admin import XquikAdmin
-    from pytest_xquik.api.fake import FakeXquikApi
+    from pytest_xquik.api.fake import FakeScope, FakeXquikApi, ScopeName
     from pytest_xquik.api.intercept import Interceptor
     from pytest_xquik.api.retry import RetryPolicy
     from pytest_xquik.live.ledger import Ledger
@@ -107,27 +107,25 @@ class XquikSession:
             self.settings.base_url,
             admin_tokens=[self.credential.secret],
             session_cookie_name=self.settings.session_cookie_name,
+            management_auth=self.settings.mock_management_auth,
         )
 
-    def intercept(self) -> Interceptor:
-        """Route the process's httpx traffic for the base URL to the fake API, first of all."""
+    @contextmanager
+    def fake_scope(self, scope: ScopeName = "function") -> Iterator[FakeScope | None]:
+        """In mock mode, intercept and use the fake API for one fixture's scope; else ``None``.
+
+        The process's httpx clients are intercepted from the first scope
+        opened to the last one closed, and not at all outside them.
+        """
+        if not self.is_mock:
+            yield None
+            return
         if self._interceptor is None:
             from pytest_xquik.api.intercept import Interceptor
 
             self._interceptor = Interceptor(self.fake)
-        self._interceptor.start()
-        return self._interceptor
-
-    @contextmanager
-    def fake_scope(self) -> Iterator[FakeXquikApi | None]:
-        """In mock mode, intercept and use the fake API for one fixture's scope; else ``None``."""
-        if not self.is_mock:
-            yield None
-            return
-        interceptor = self.intercept()
-        with self.fake.scope() as fake:
-            yield fake
-        interceptor.forget_calls()
+        with self._interceptor.active(), self.fake.scope(scope) as held:
+            yield held
 
     @cached_property
     def _ssl_context(self) -> ssl.SSLContext:
@@ -163,6 +161,7 @@ class XquikSession:
             self.masker,
             retry=self._retry_policy(),
             ledger=self.ledger,
+            mock=self.is_mock,
         )
 
     def _retry_policy(self) -> RetryPolicy:
@@ -175,10 +174,8 @@ class XquikSession:
         return policy
 
     def close(self) -> None:
-        """Close the management client and the ledger, and stop intercepting."""
+        """Close the management client and the ledger."""
         if "admin" in self.__dict__:
             self.admin.close()
         if self.ledger is not None:
             self.ledger.close()
-        if self._interceptor is not None:
-            self._interceptor.stop()

@@ -8,13 +8,14 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, get_args
 
 import httpx
 import pytest
 
 Mode = Literal["mock", "live"]
 OnLeak = Literal["fail", "warn"]
+ManagementAuth = Literal["any", "session"]
 
 
 class Option(NamedTuple):
@@ -198,6 +199,14 @@ OPTIONS: dict[str, Option] = {
         "long: seconds, or 90s, 30m, 2h; 0 = any age (default 1h, so that runs in progress "
         "on other machines are left alone).",
     ),
+    "mock_management_auth": Option(
+        ini="xquik_mock_management_auth",
+        default="any",
+        parse=_one_of(*get_args(ManagementAuth)),
+        help="Who may create, list and revoke keys in the mock: 'any' (default) credential of "
+        "the account (session cookie, API key, bearer token), or only the 'session' cookie "
+        "(as the August 2026 OpenAPI says).",
+    ),
 }
 
 
@@ -216,6 +225,7 @@ class Settings(NamedTuple):
     on_leak: OnLeak
     sweep_on_start: bool
     sweep_older_than: float
+    mock_management_auth: ManagementAuth
 
 
 def add_options(parser: pytest.Parser) -> None:

@@ -140,7 +140,7 @@ def test_a_fault_marker_on_a_test_without_the_mock_says_what_to_request(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*@pytest.mark.xquik(fail_...) injects faults into pytest-xquik's mock, "
+            "*@pytest.mark.xquik(fail_... or rate_limits=...) sets up pytest-xquik's mock, "
             "which this test does not use: request xquik_mock (or a key fixture).*"
         ]
     )
@@ -152,7 +152,16 @@ def test_a_fault_marker_on_a_test_without_the_mock_says_what_to_request(
         (
             "xquik(nmae='x')",
             "unknown argument(s) nmae; it takes name, fail_create, fail_list, fail_revoke, "
-            "retry_after",
+            "retry_after, management_auth, rate_limits",
+        ),
+        (
+            "xquik(management_auth='cookie')",
+            "management_auth='cookie' is not 'any' or 'session'",
+        ),
+        (
+            "xquik(rate_limits={'posts': 3})",
+            "rate_limits={'posts': 3}: expected a dict of bucket (reads, writes, deletes) to a "
+            "limit (a whole number >= 0) or a (limit, window seconds) pair",
         ),
         ("xquik('x')", "it takes keyword arguments only *, not the positional ('x',)"),
         (
@@ -161,7 +170,7 @@ def test_a_fault_marker_on_a_test_without_the_mock_says_what_to_request(
             "'timeout' or 'disconnect', or a list of them",
         ),
         ("xquik(fail_revoke='slow')", "fail_revoke='slow': 'slow' is not a fault;*"),
-        ("xquik(retry_after=-1)", "retry_after=-1 is not a whole number of seconds >= 0"),
+        ("xquik(retry_after=0)", "retry_after=0 is not a whole number of seconds >= 1"),
         ("xquik(name='')", "name='' is not a non-empty string"),
     ],
 )
@@ -257,8 +266,8 @@ def test_in_live_mode_live_only_tests_run_and_fault_tests_are_skipped(
     result.assert_outcomes(passed=1, skipped=1)
     result.stdout.fnmatch_lines(
         [
-            "SKIPPED *@pytest.mark.xquik(fail_...) injects faults into the mock, and this run is "
-            "in live mode"
+            "SKIPPED *@pytest.mark.xquik(fail_... or rate_limits=...) sets up faults in the mock, "
+            "and this run is in live mode"
         ]
     )
     assert [" live-one " in key.name for key in live.scratch_keys(active=False)] == [True]
@@ -284,7 +293,7 @@ def test_the_markers_are_registered_and_listed(pytester: pytest.Pytester) -> Non
     listed.stdout.fnmatch_lines(
         [
             "@pytest.mark.xquik(*, name=None, fail_create=(), fail_list=(), fail_revoke=(), "
-            "retry_after=1): *",
+            "retry_after=1, management_auth=None, rate_limits=None): *",
             "@pytest.mark.xquik_live: the test needs the real Xquik service; *",
         ]
     )

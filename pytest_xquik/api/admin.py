@@ -37,7 +37,8 @@ class XquikAdmin:
     this client is yours to revoke; the fixtures revoke theirs.
 
     Every call is retried as ``retry`` says. In live mode, every key created
-    and revoked is written to the ``ledger`` first.
+    and revoked is written to the ``ledger`` first. ``mock`` says the client
+    talks to pytest-xquik's mock, whose errors never suggest live-mode remedies.
     """
 
     def __init__(
@@ -49,7 +50,9 @@ class XquikAdmin:
         *,
         retry: RetryPolicy | None = None,
         ledger: Ledger | None = None,
+        mock: bool = False,
     ) -> None:
+        self.mock = mock
         self._client = client
         self._credential = credential
         self._namer = namer
@@ -216,7 +219,9 @@ class XquikAdmin:
                 failure.code,
                 f"{failure.detail}; the key may have been created anyway, and finding or "
                 f"revoking it by its name {name!r} failed: {error}",
-                "The end of the run looks for it again; `pytest --xquik-mode=live "
+                "It exists only in pytest-xquik's mock, which forgets it after the test."
+                if self.mock
+                else "The end of the run looks for it again; `pytest --xquik-mode=live "
                 "--xquik-sweep` revokes it.",
             ) from None
         return found
@@ -230,6 +235,11 @@ class XquikAdmin:
                     "cookie for key management"
                 )
             return f"{hint}. The plugin also accepts {self._credential.others()}."
+        if code == "api_key_limit_reached" and self.mock:
+            return (
+                "pytest-xquik's mock holds as many active keys as the service allows: revoke "
+                "some in the test (each test starts with only the keys of wider fixtures)."
+            )
         if code == "api_key_limit_reached":
             return (
                 "The account is at its limit of API keys. Revoke the keys earlier runs "

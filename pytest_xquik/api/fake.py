@@ -13,20 +13,36 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import json
+import math
 import re
 import secrets
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import httpx
+
+from pytest_xquik.credentials import Kind as CredentialKind
+from pytest_xquik.settings import ManagementAuth
 
 KEY_LIMIT = 100
 Call = Literal["create", "list", "revoke"]
 CALLS: tuple[Call, ...] = ("create", "list", "revoke")
+#: Who may create, list and revoke keys: ``any`` credential of the account (the
+#: create page, May 2026 docs), or only the dashboard ``session`` cookie (August 2026 OpenAPI).
+MANAGEMENT_AUTH: tuple[ManagementAuth, ...] = get_args(ManagementAuth)
+#: The service's rate-limit buckets: reads (GET), deletes (DELETE), writes (everything else).
+Bucket = Literal["reads", "writes", "deletes"]
+BUCKETS: tuple[Bucket, ...] = get_args(Bucket)
+#: The ``Retry-After`` of a 429 that does not say (the service always sends one).
+DEFAULT_RETRY_AFTER = 1
+#: How long a fixture scope lives, narrowest first (pytest's scope names).
+ScopeName = Literal["function", "class", "module", "package", "session"]
+SCOPE_NAMES: tuple[ScopeName, ...] = get_args(ScopeName)
 #: Faults that are not an answer: the call times out, or the connection drops.
 TransportFault = Literal["timeout", "disconnect"]
 TRANSPORT_FAULTS: tuple[TransportFault, ...] = ("timeout", "disconnect")
@@ -43,6 +59,7 @@ _ERROR_MESSAGES = {
     404: "Not found",
     408: "Request timeout",
     409: "Conflict",
+    415: "Send Content-Type: application/json.",
     429: "Too many requests",
     500: "Internal server error",
     502: "Bad gateway",
@@ -54,6 +71,7 @@ _ERROR_CODES = {
     401: "unauthenticated",
     403: "forbidden",
     404: "not_found",
+    415: "unsupported_media_type",
     429: "rate_limit_exceeded",
 }
 
@@ -82,8 +100,10 @@ def error_response(
     headers: dict[str, str] = {}
     if status == 401:
         headers.update(_UNAUTHENTICATED_HEADERS)
-    if "retryAfter" in fields:
-        headers["Retry-After"] = str(fields["retryAfter"])
+    if status == 429:  # the service sends both with every 429
+        body.setdefault("retryAfter", DEFAULT_RETRY_AFTER)
+    if "retryAfter" in body:
+        headers["Retry-After"] = str(body["retryAfter"])
     return httpx.Response(status, json=body, headers=headers)
 
 
@@ -140,15 +160,58 @@ class Fault:
         return error_response(self.status, self.code, **fields)
 
 
+class FakeScope:
+    """One fixture's use of the fake service: it owns the keys made for it.
+
+    ``with scope.fixture_calls():`` marks the calls a fixture makes for
+    itself (creating its key, revoking it): they never meet the faults or
+    rate limits a test sets up, and the keys they create belong to this
+    scope, whichever test first requested the fixture.
+    """
+
+    def __init__(self, api: FakeXquikApi, name: ScopeName) -> None:
+        self.api = api
+        self.name = name
+        self.rank = SCOPE_NAMES.index(name)
+        self.keys: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<FakeScope {self.name}: {len(self.keys)} key(s)>"
+
+    @contextmanager
+    def fixture_calls(self) -> Iterator[None]:
+        """Mark the requests made inside as this fixture's own (see the class)."""
+        token = _FIXTURE_CALL.set(self)
+        try:
+            yield
+        finally:
+            _FIXTURE_CALL.reset(token)
+
+
+#: The scope of the fixture whose own call is being made, if any (see FakeScope.fixture_calls).
+_FIXTURE_CALL: ContextVar[FakeScope | None] = ContextVar("xquik_fixture_call", default=None)
+
+
+@dataclasses.dataclass
+class _RateLimit:
+    limit: int
+    window: float
+    window_index: int = -1
+    count: int = 0
+
+
 class FakeXquikApi:
     """The fake Xquik service: its keys, the requests it saw, and its faults.
 
     In mock mode the ``xquik_mock`` fixture gives this object. Use it to look
     at the service's state (:attr:`keys`, :attr:`active_keys`,
-    :attr:`requests`), to serve other Xquik endpoints (:meth:`route`), and to
-    make the next create, list or revoke calls fail (:meth:`fail_next`).
-    Every route, including the added ones, answers 401 ``unauthenticated`` to
-    a missing, unknown or revoked credential, like the real service.
+    :attr:`requests`), to serve other Xquik endpoints (:meth:`route`), to
+    make the next create, list or revoke calls fail (:meth:`fail_next`), to
+    enforce rate limits (:meth:`rate_limit`, on a fake clock moved by
+    :meth:`advance`), and to choose who may manage keys
+    (:attr:`management_auth`). Every route, including the added ones,
+    answers 401 ``unauthenticated`` to a missing, unknown or revoked
+    credential, like the real service.
     """
 
     def __init__(
@@ -158,6 +221,7 @@ class FakeXquikApi:
         admin_tokens: Iterable[str] = (),
         session_cookie_name: str = "session_token",
         key_limit: int = KEY_LIMIT,
+        management_auth: ManagementAuth = "any",
     ) -> None:
         url = httpx.URL(base_url)
         self.base_url = str(url).rstrip("/")
@@ -166,13 +230,17 @@ class FakeXquikApi:
         self._admin_tokens = set(admin_tokens)
         self._cookie_name = session_cookie_name
         self._key_limit = key_limit
+        self._default_management_auth = _checked_policy(management_auth)
+        self._management_auth = self._default_management_auth
         self._keys: dict[str, FakeKey] = {}
         self._next_id = 1000
         self._requests: builtins.list[httpx.Request] = []
         self._faults: dict[Call, deque[Fault]] = {call: deque() for call in CALLS}
         self._routes: dict[tuple[str, str], RouteHandler] = {}
+        self._limits: dict[Bucket, _RateLimit] = {}
+        self._clock = 0.0
+        self._scopes: builtins.list[FakeScope] = []
         self._lock = threading.RLock()
-        self._depth = 0
 
     def __repr__(self) -> str:
         with self._lock:
@@ -201,7 +269,27 @@ class FakeXquikApi:
         with self._lock:
             return builtins.list(self._requests)
 
+    @property
+    def clock(self) -> float:
+        """Seconds on the fake clock of the rate limits since the test began (see advance)."""
+        return self._clock
+
     # -- what a test changes ----------------------------------------------------
+
+    @property
+    def management_auth(self) -> ManagementAuth:
+        """Who may create, list and revoke keys in this test: ``"any"`` or ``"session"``.
+
+        ``"any"``: the session cookie, an API key or a bearer token (the
+        create page, May 2026 docs); ``"session"``: only the session cookie
+        (the August 2026 OpenAPI), an API key or bearer token getting 401.
+        The ini option ``xquik_mock_management_auth`` sets the default.
+        """
+        return self._management_auth
+
+    @management_auth.setter
+    def management_auth(self, policy: ManagementAuth) -> None:
+        self._management_auth = _checked_policy(policy)
 
     def route(
         self,
@@ -216,7 +304,7 @@ class FakeXquikApi:
 
         The route answers ``status`` with ``json`` as its body, or whatever
         ``handler(request)`` returns. Like every route of the service, it
-        answers 401 first when the request has no working credential.
+        answers 401 first when the request has no working API key or bearer token.
         """
         if handler is None:
 
@@ -238,11 +326,13 @@ class FakeXquikApi:
         """Make the next ``times`` ``call`` requests (create, list or revoke) answer ``status``.
 
         ``code`` is the API error code in the body (the usual one for the
-        status by default); ``retry_after`` adds a ``Retry-After`` header and
-        ``retryAfter`` body field, as the service sends with 429. A
-        ``status`` of ``"timeout"`` or ``"disconnect"`` makes the call raise
-        ``httpx.ReadTimeout`` or ``httpx.RemoteProtocolError`` instead, with
-        no effect on the service. Returns the faults queued (see :meth:`withdraw`).
+        status by default); ``retry_after`` sets the ``Retry-After`` header
+        and ``retryAfter`` body field (a 429 always has both, 1 s unless
+        given). A ``status`` of ``"timeout"`` or ``"disconnect"`` makes the
+        call raise ``httpx.ReadTimeout`` or ``httpx.RemoteProtocolError``
+        instead, with no effect on the service. Only the test's own calls
+        meet the faults, never the fixtures' own creates and revokes.
+        Returns the faults queued (see :meth:`withdraw`).
         """
         if call not in CALLS:
             raise ValueError(f"fail_next() takes one of {', '.join(CALLS)}, not {call!r}")
@@ -251,6 +341,8 @@ class FakeXquikApi:
                 f"fail_next() takes an HTTP status or one of {', '.join(TRANSPORT_FAULTS)}, "
                 f"not {status!r}"
             )
+        if retry_after is not None and retry_after < 1:
+            raise ValueError(f"fail_next(retry_after={retry_after!r}): expected seconds >= 1")
         faults = [Fault(status, code, retry_after) for _ in range(times)]
         with self._lock:
             self._faults[call].extend(faults)
@@ -263,6 +355,33 @@ class FakeXquikApi:
             for call, queue in self._faults.items():
                 self._faults[call] = deque(fault for fault in queue if id(fault) not in gone)
 
+    def rate_limit(self, bucket: Bucket, limit: int, *, window: float = 60) -> None:
+        """Enforce ``limit`` requests per fixed ``window`` of seconds in ``bucket``.
+
+        Buckets: ``"reads"`` (GET), ``"deletes"`` (DELETE), ``"writes"``
+        (any other method), over every route, for the rest of the test.
+        Windows start at 0 on the fake :attr:`clock`; a request over the
+        limit gets 429 ``rate_limit_exceeded`` with ``Retry-After`` (and
+        ``retryAfter``) counting the whole seconds to the next window. Time
+        passes only through :meth:`advance`, so nothing really waits. The
+        fixtures' own creates and revokes are neither counted nor limited.
+        """
+        if bucket not in BUCKETS:
+            raise ValueError(f"rate_limit() takes a bucket of {', '.join(BUCKETS)}, not {bucket!r}")
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            raise ValueError(f"rate_limit(limit={limit!r}): expected a whole number >= 0")
+        if not window > 0 or window == math.inf:
+            raise ValueError(f"rate_limit(window={window!r}): expected seconds > 0")
+        with self._lock:
+            self._limits[bucket] = _RateLimit(limit, float(window))
+
+    def advance(self, seconds: float) -> None:
+        """Move the fake clock of the rate limits forward (pass it where your code would sleep)."""
+        if not seconds >= 0:
+            raise ValueError(f"advance({seconds!r}): expected seconds >= 0")
+        with self._lock:
+            self._clock += seconds
+
     def add_key(self, name: str = "Default") -> FakeKey:
         """Create a key directly in the service's state (as another client would)."""
         with self._lock:
@@ -274,6 +393,9 @@ class FakeXquikApi:
                 created_at=_now(),
             )
             self._keys[key.id] = key
+            owner = _FIXTURE_CALL.get() or self._narrowest_scope()
+            if owner is not None and owner.api is self:
+                owner.keys.add(key.id)
             return key
 
     # -- the life of a scope ------------------------------------------------------
@@ -281,31 +403,51 @@ class FakeXquikApi:
     @property
     def in_use(self) -> bool:
         """Whether a fixture is using the service now (the mock intercepts only then)."""
-        return self._depth > 0
+        return bool(self._scopes)
 
     @contextmanager
-    def scope(self) -> Iterator[FakeXquikApi]:
-        """Use the service for one fixture's scope, and forget that scope's state after it.
+    def scope(self, name: ScopeName = "function") -> Iterator[FakeScope]:
+        """Use the service for one fixture's scope, and drop the keys made for it after it.
 
-        Keys created inside the scope, its added routes, pending faults and
-        the requests it saw are dropped when it ends; keys of an enclosing
-        scope (a module-scoped key used by this test) are kept.
+        A key belongs to the scope of the fixture that made it (see
+        :meth:`FakeScope.fixture_calls`), else to the narrowest scope open
+        (the test's), and is dropped when that scope ends, in whatever order
+        scopes end. A function scope (one test) also starts and ends with a
+        fresh view (when the test's first function scope starts and its last
+        ends): no requests, added routes, faults or rate limits, the clock at
+        0 and the default management policy. A key made while no
+        scope is open stays until the session ends, as on the real service.
         """
+        held = FakeScope(self, name)
         with self._lock:
-            self._depth += 1
-            known = set(self._keys)
-            self._requests.clear()
+            if name == "function" and not self._in_test():
+                self._fresh_view()
+            self._scopes.append(held)
         try:
-            yield self
+            yield held
         finally:
             with self._lock:
-                self._depth -= 1
-                for key_id in set(self._keys) - known:
-                    del self._keys[key_id]
-                self._routes.clear()
-                for faults in self._faults.values():
-                    faults.clear()
-                self._requests.clear()
+                self._scopes.remove(held)
+                for key_id in held.keys:
+                    self._keys.pop(key_id, None)
+                if name == "function" and not self._in_test():
+                    self._fresh_view()
+
+    def _in_test(self) -> bool:
+        return any(scope.name == "function" for scope in self._scopes)
+
+    def _fresh_view(self) -> None:
+        self._requests.clear()
+        self._routes.clear()
+        for faults in self._faults.values():
+            faults.clear()
+        self._limits.clear()
+        self._clock = 0.0
+        self._management_auth = self._default_management_auth
+
+    def _narrowest_scope(self) -> FakeScope | None:
+        # The narrowest, and of those the latest opened.
+        return min(reversed(self._scopes), key=lambda scope: scope.rank, default=None)
 
     # -- serving ------------------------------------------------------------------
 
@@ -318,16 +460,29 @@ class FakeXquikApi:
         with self._lock:
             self._requests.append(request)
             path = request.url.path[len(self._base_path) :] or "/"
-            if not self._authenticated(request):
-                return error_response(401, "unauthenticated")
             method = request.method.upper()
-            if path == "/api-keys" and method == "POST":
-                return self._fault("create", request) or self._create(request)
-            if path == "/api-keys" and method == "GET":
-                return self._fault("list", request) or self._list()
-            match = re.fullmatch(r"/api-keys/([^/]+)", path)
-            if match and method == "DELETE":
-                return self._fault("revoke", request) or self._revoke(match.group(1))
+            revoking = re.fullmatch(r"/api-keys/([^/]+)", path) if method == "DELETE" else None
+            call: Call | None = None
+            if path == "/api-keys":
+                call = "create" if method == "POST" else "list" if method == "GET" else None
+            elif revoking:
+                call = "revoke"
+            managing = path == "/api-keys" or path.startswith("/api-keys/")
+            if not self._authenticated(request, managing=managing):
+                return self._unauthenticated(managing=managing)
+            own = _FIXTURE_CALL.get() is not None
+            limited = None if own else self._over_limit(method)
+            if limited is not None:
+                return limited
+            fault = self._fault(call, request) if call is not None and not own else None
+            if fault is not None:
+                return fault
+            if call == "create":
+                return self._create(request)
+            if call == "list":
+                return self._list()
+            if revoking:
+                return self._revoke(revoking.group(1))
             if path == "/account" and method == "GET":
                 return httpx.Response(200, json=_account())
             handler = self._routes.get((method, path))
@@ -340,27 +495,85 @@ class FakeXquikApi:
             "add it with xquik_mock.route(method, path, json=...)",
         )
 
-    def _authenticated(self, request: httpx.Request) -> bool:
+    def _credentials(self, request: httpx.Request) -> set[CredentialKind] | None:
+        """The working credentials the request carries; ``None`` if one it carries does not work."""
         headers = request.headers
         authorization = headers.get("authorization", "")
         bearer = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
-        api_key = headers.get("x-api-key") or (bearer if bearer.startswith("xq_") else "")
+        # Xquik-Api-Key is the documented vendor-prefixed alias of x-api-key.
+        api_key = (
+            headers.get("x-api-key")
+            or headers.get("xquik-api-key")
+            or (bearer if bearer.startswith("xq_") else "")
+        )
+        kinds: set[CredentialKind] = set()
         if api_key:
             key = next((k for k in self._keys.values() if k.full_key == api_key), None)
             if key is None or not key.is_active:
-                return False
+                return None
             key.last_used_at = _now()
-            return True
-        if bearer:
-            return bearer in self._admin_tokens
+            kinds.add("api-key")
+        elif bearer:
+            if bearer not in self._admin_tokens:
+                return None
+            kinds.add("bearer")
         session = _cookie(headers.get("cookie", ""), self._cookie_name)
-        return session is not None and session in self._admin_tokens
+        if session is not None and session in self._admin_tokens:
+            kinds.add("session")
+        return kinds
+
+    def _authenticated(self, request: httpx.Request, *, managing: bool) -> bool:
+        kinds = self._credentials(request)
+        if not kinds:
+            return False
+        if managing:  # the key endpoints: the management policy decides
+            return "session" in kinds or self._management_auth == "any"
+        # Every other route (GET /account included) takes an API key or a bearer token only.
+        return bool(kinds & {"api-key", "bearer"})
+
+    def _unauthenticated(self, *, managing: bool) -> httpx.Response:
+        if managing and self._management_auth == "session":
+            message = (
+                "Authentication required. API keys are managed with a dashboard session "
+                f"(cookie {self._cookie_name})."
+            )
+        else:
+            message = _ERROR_MESSAGES[401]
+        return error_response(401, "unauthenticated", message)
+
+    def _over_limit(self, method: str) -> httpx.Response | None:
+        if not self._limits:
+            return None  # most tests
+        bucket: Bucket = (
+            "reads" if method in ("GET", "HEAD") else "deletes" if method == "DELETE" else "writes"
+        )
+        limit = self._limits.get(bucket)
+        if limit is None:
+            return None
+        window_index = math.floor(self._clock / limit.window)
+        if window_index != limit.window_index:
+            limit.window_index, limit.count = window_index, 0
+        if limit.count < limit.limit:
+            limit.count += 1
+            return None
+        wait = max(1, math.ceil((window_index + 1) * limit.window - self._clock))
+        return error_response(
+            429,
+            "rate_limit_exceeded",
+            f"Too many requests: {limit.limit} {bucket} per {limit.window:g} s. Try again later.",
+            retryAfter=wait,
+        )
 
     def _fault(self, call: Call, request: httpx.Request) -> httpx.Response | None:
         faults = self._faults[call]
         return faults.popleft().response(request) if faults else None
 
     def _create(self, request: httpx.Request) -> httpx.Response:
+        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+        if media_type != "application/json":
+            return error_response(
+                415, "unsupported_media_type", "Send Content-Type: application/json."
+            )
         try:
             body = json.loads(request.content or b"{}")
         except ValueError:
@@ -371,7 +584,7 @@ class FakeXquikApi:
             return error_response(
                 403,
                 "api_key_limit_reached",
-                f"You can have at most {self._key_limit} API keys",
+                f"API key limit reached ({self._key_limit}). Delete an existing key first.",
                 limit=self._key_limit,
             )
         key = self.add_key(body.get("name") or "Default")
@@ -397,6 +610,14 @@ class FakeXquikApi:
             return error_response(404, "not_found", "API key not found")
         key.is_active = False
         return httpx.Response(200, json={"success": True})
+
+
+def _checked_policy(policy: str) -> ManagementAuth:
+    if policy not in MANAGEMENT_AUTH:
+        raise ValueError(
+            f"management_auth takes {' or '.join(map(repr, MANAGEMENT_AUTH))}, not {policy!r}"
+        )
+    return policy
 
 
 def _cookie(header: str, name: str) -> str | None:
