@@ -29,11 +29,15 @@ class XquikApiError(XquikError):
         code: str | None,
         detail: str,
         hint: str = "",
+        *,
+        reached: bool = True,
     ) -> None:
         self.call = call
         self.status = status
         self.code = code
         self.detail = detail
+        #: Whether any attempt of the call may have reached the service (False: none was sent).
+        self.reached = reached
         answered = f"answered {status} {code or '(no error code)'}" if status else "failed"
         message = f"{call} {answered}: {detail}"
         super().__init__(f"{message}. {hint}" if hint else message)

@@ -14,6 +14,7 @@ from pytest_xquik.aio import (
     xquik_async_client,
 )
 from pytest_xquik.api.coexist import leave_base_url_to_xquik
+from pytest_xquik.failures import show_as_message
 from pytest_xquik.fixtures import (
     SESSION,
     _xquik_fake,
@@ -177,6 +178,15 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     # The test that names the keys created now, and whose hooks explain its assertions.
     xquik_session(item.config).namer.test = item.nodeid
     item.config.stash[REDACTION].item = item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    show_as_message(item, call, report)
+    return report
 
 
 @pytest.hookimpl(tryfirst=True)

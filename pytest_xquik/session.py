@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pytest_xquik.api.intercept import Interceptor
     from pytest_xquik.api.retry import RetryPolicy
     from pytest_xquik.live.ledger import Ledger
+    from pytest_xquik.live.throttle import RunThrottle
 
 
 class XquikSession:
@@ -41,8 +42,11 @@ class XquikSession:
         namer: KeyNamer,
         masker: SecretMasker,
         ledger: Ledger | None = None,
+        *,
+        is_worker: bool = False,
     ) -> None:
         self.settings = settings
+        self.is_worker = is_worker  # a pytest-xdist worker, not the process that started the run
         self.namer = namer
         self.masker = masker
         self.ledger = ledger  # live mode only
@@ -81,7 +85,7 @@ class XquikSession:
             from pytest_xquik.live.ledger import Ledger, ledger_directory
 
             ledger = Ledger(ledger_directory(config), run_id, worker)
-        return cls(settings, credential, namer, masker, ledger)
+        return cls(settings, credential, namer, masker, ledger, is_worker=worker is not None)
 
     @property
     def is_mock(self) -> bool:
@@ -153,13 +157,25 @@ class XquikSession:
             self.masker,
             retry=self._retry_policy(),
             ledger=self.ledger,
+            throttle=self._throttle,
         )
+
+    @cached_property
+    def _throttle(self) -> RunThrottle | None:
+        """Live mode: the rate limits and outages the run's processes share, next to the ledger."""
+        if self.ledger is None:
+            return None
+        from pytest_xquik.live.throttle import RunThrottle
+
+        return RunThrottle(self.ledger.directory / f"{self.namer.run_id}-shared")
 
     def _retry_policy(self) -> RetryPolicy:
         from pytest_xquik.api.retry import RetryPolicy
 
         settings = self.settings
-        policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
+        policy = RetryPolicy(
+            settings.max_retries, settings.retry_backoff, settings.rate_limit_deadline
+        )
         if self.is_mock:  # the fake has no clock: its retries need not wait
             return dataclasses.replace(policy, sleep=lambda seconds: None)
         return policy
@@ -170,6 +186,8 @@ class XquikSession:
             self.admin.close()
         if self.ledger is not None:
             self.ledger.close()
+        if "_throttle" in self.__dict__ and self._throttle is not None and not self.is_worker:
+            self._throttle.remove()  # the workers are done: the run's shared state goes
         if self._interceptor is not None:
             self._interceptor.stop()
 
