@@ -223,11 +223,12 @@ class XquikAdmin:
 
     def _unreachable(self, request: str, outage: Outage) -> XquikApiError:
         """The error of a call not sent because the service was found unreachable."""
+        base_url = str(self._client.base_url).rstrip("/")
         return XquikApiError(
             request,
             None,
             None,
-            f"not sent: the service at {str(self._client.base_url).rstrip('/')} could not be reached "
+            f"not sent: the service at {base_url} could not be reached "
             f"{outage.seconds_ago:.1f} s ago ({outage.cause})",
             f"pytest-xquik tries it again at most every {PROBE_INTERVAL:g} s; check "
             "xquik_base_url and the network",
