@@ -138,7 +138,7 @@ def test_a_key_the_lookup_after_a_failed_create_missed_is_revoked_at_the_end(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*XquikApiError: create (POST /api-keys) failed: RemoteProtocolError*the key may "
+            "create (POST /api-keys) failed: RemoteProtocolError*the key may "
             "have been created anyway, and finding or revoking it by its name 'pytest-xquik *' "
             "failed: list (GET /api-keys) answered 403 forbidden*The end of the run looks for "
             "it again*",
