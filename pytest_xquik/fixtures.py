@@ -13,7 +13,7 @@ from pytest_xquik.markers import xquik_options
 if TYPE_CHECKING:
     from pytest_xquik.api.admin import XquikAdmin
     from pytest_xquik.api.fake import FakeXquikApi
-    from pytest_xquik.factory import ScratchKeyFactory
+    from pytest_xquik.factory import ReusedKey, ScratchKeyFactory
     from pytest_xquik.keys import ScratchKey
     from pytest_xquik.session import XquikSession
 
@@ -63,6 +63,31 @@ def xquik_admin(pytestconfig: pytest.Config) -> XquikAdmin:
     return xquik_session(pytestconfig).admin
 
 
+@pytest.fixture(scope="session")
+def _xquik_reused_key(
+    pytestconfig: pytest.Config, xquik_admin: XquikAdmin
+) -> Iterator[ReusedKey | None]:
+    """With ``--xquik-reuse-keys``: the key this process's tests share; ``None`` otherwise."""
+    __tracebackhide__ = True
+    session = xquik_session(pytestconfig)
+    if not session.settings.reuse_keys:
+        yield None
+        return
+    from pytest_xquik.factory import ReusedKey
+
+    with session.fake_scope() as fake:
+        # In mock mode a key made during one test is gone from the fake after it.
+        reused = ReusedKey(
+            xquik_admin,
+            (lambda key: key.id in {k.id for k in fake.active_keys}) if fake else lambda key: True,
+        )
+        reused.key()  # made now, in the session's scope of the mock
+        try:
+            yield reused
+        finally:
+            reused.revoke_all()
+
+
 @pytest.fixture
 def xquik_api_key_factory(
     request: pytest.FixtureRequest, _xquik_fake: FakeXquikApi | None, xquik_admin: XquikAdmin
@@ -84,15 +109,20 @@ def xquik_api_key_factory(
 
 @pytest.fixture
 def xquik_api_key(
-    request: pytest.FixtureRequest, xquik_api_key_factory: ScratchKeyFactory
+    request: pytest.FixtureRequest,
+    _xquik_reused_key: ReusedKey | None,
+    xquik_api_key_factory: ScratchKeyFactory,
 ) -> ScratchKey:
     """A fresh scratch API key (``ScratchKey``), revoked after the test.
 
     ``.full_key`` is the secret (a ``str``; its repr shows only the prefix),
     ``.headers`` is ``{"x-api-key": full_key}``; also ``.id``, ``.name``,
     ``.prefix`` and ``.created_at``. ``@pytest.mark.xquik(name=...)`` names it.
+    With ``--xquik-reuse-keys``, the key this process's tests share instead.
     """
     __tracebackhide__ = True
+    if _xquik_reused_key is not None:
+        return _xquik_reused_key.key()
     return xquik_api_key_factory.create(xquik_options(request.node).name)
 
 
@@ -100,15 +130,20 @@ def xquik_api_key(
 def xquik_client(
     request: pytest.FixtureRequest,
     pytestconfig: pytest.Config,
+    _xquik_reused_key: ReusedKey | None,
     xquik_api_key_factory: ScratchKeyFactory,
 ) -> Iterator[httpx.Client]:
     """An ``httpx.Client`` for the base URL, authenticated as its own scratch key.
 
     Relative URLs work (``xquik_client.get("/account")``). The client is
-    closed and its key revoked after the test.
+    closed and its key revoked after the test. With ``--xquik-reuse-keys``,
+    it is authenticated as the key this process's tests share.
     """
     __tracebackhide__ = True
-    key = xquik_api_key_factory.create(xquik_options(request.node).name)
+    if _xquik_reused_key is not None:
+        key = _xquik_reused_key.key()
+    else:
+        key = xquik_api_key_factory.create(xquik_options(request.node).name)
     options = xquik_session(pytestconfig).client_options(key.headers)
     with httpx.Client(**options) as client:
         yield client

@@ -18,6 +18,7 @@ from pytest_xquik.failures import show_as_message
 from pytest_xquik.fixtures import (
     SESSION,
     _xquik_fake,
+    _xquik_reused_key,
     xquik_admin,
     xquik_api_key,
     xquik_api_key_factory,
@@ -44,6 +45,7 @@ SUMMARY: pytest.StashKey[RunSummary] = pytest.StashKey()
 __all__ = [
     "_xquik_async_client_anyio",
     "_xquik_fake",
+    "_xquik_reused_key",
     "xquik_admin",
     "xquik_api_key",
     "xquik_api_key_factory",

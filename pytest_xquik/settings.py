@@ -176,6 +176,15 @@ OPTIONS: dict[str, Option] = {
         "service's rate limits (a 429's Retry-After, for this process or another of the run) "
         "before it fails (default 180: three windows of the published limits).",
     ),
+    "reuse_keys": Option(
+        ini="xquik_reuse_keys",
+        flag="--xquik-reuse-keys",
+        default="false",
+        parse=_boolean,
+        help="xquik_api_key and xquik_client share one key per process for the whole run "
+        "(revoked at its end) instead of a fresh key per test; xquik_api_key_factory still "
+        "makes fresh keys (default false).",
+    ),
     "on_leak": Option(
         ini="xquik_on_leak",
         default="fail",
@@ -213,6 +222,7 @@ class Settings(NamedTuple):
     max_retries: int
     retry_backoff: float
     rate_limit_deadline: float
+    reuse_keys: bool
     on_leak: OnLeak
     sweep_on_start: bool
     sweep_older_than: float
@@ -225,7 +235,11 @@ def add_options(parser: pytest.Parser) -> None:
         parser.addini(option.ini, option.help, default="")
         if option.flag:
             env = f" [env {option.env}]" if option.env else ""
-            group.addoption(option.flag, dest=option.dest, default=None, help=option.help + env)
+            # A yes-or-no setting's flag is a switch: given alone, it turns the setting on.
+            switch = {"action": "store_const", "const": "true"} if option.parse is _boolean else {}
+            group.addoption(
+                option.flag, dest=option.dest, default=None, help=option.help + env, **switch
+            )
     # Actions, not settings: they choose what this pytest command does.
     group.addoption(
         "--xquik-sweep",
