@@ -71,7 +71,7 @@ class XquikServer:
         #: Every request answered 429 by the rate limits: its bucket and window number.
         self.rejections: list[tuple[str, int]] = []
         self._calls: dict[tuple[str, int], int] = {}
-        self._started = time.monotonic()
+        self._first_call: float | None = None  # the first window opens with the first call
         self._faults: deque[_Fault] = deque()
         self._lock = threading.Lock()
         self._thread = threading.Thread(
@@ -79,7 +79,6 @@ class XquikServer:
         )
 
     def __enter__(self) -> XquikServer:
-        self._started = time.monotonic()
         self._thread.start()
         return self
 
@@ -118,9 +117,12 @@ class XquikServer:
         limit = self.rate_limits.get(bucket or "")
         if bucket is None or limit is None:
             return None
-        elapsed = time.monotonic() - self._started
-        window = int(elapsed // self.window)
         with self._lock:
+            now = time.monotonic()
+            if self._first_call is None:
+                self._first_call = now
+            elapsed = now - self._first_call
+            window = int(elapsed // self.window)
             calls = self._calls.get((bucket, window), 0)
             if calls < limit:
                 self._calls[(bucket, window)] = calls + 1
