@@ -186,8 +186,13 @@ class XquikSession:
             self.admin.close()
         if self.ledger is not None:
             self.ledger.close()
-        if "_throttle" in self.__dict__ and self._throttle is not None and not self.is_worker:
-            self._throttle.remove()  # the workers are done: the run's shared state goes
+        if self.ledger is not None:
+            throttle = self._throttle
+            assert throttle is not None
+            if self.is_worker:
+                throttle.close()
+            else:
+                throttle.remove()  # the workers are done: the run's shared state goes
         if self._interceptor is not None:
             self._interceptor.stop()
 

@@ -90,3 +90,17 @@ def test_each_xdist_worker_shares_its_own_key(pytester: pytest.Pytester, live: X
     assert {key.name.split(" ")[1].split("-")[1] for key in keys} <= {"gw0", "gw1"}
     assert live.scratch_keys(active=True) == []
     result.stdout.fnmatch_lines([f"run *: {len(keys)} key(s) created, {len(keys)} revoked, *"])
+
+
+def test_the_async_client_shares_the_key_too(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_async(xquik_async_client, xquik_api_key):
+            assert xquik_async_client.headers["x-api-key"] == xquik_api_key.full_key
+            assert (await xquik_async_client.get("/account")).status_code == 200
+        """
+    )
+    pytester.runpytest("--xquik-reuse-keys").assert_outcomes(passed=1)

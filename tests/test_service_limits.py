@@ -44,6 +44,8 @@ def test_two_workers_share_the_limits_and_pass_on_429s_alone(
     assert server.rejections, "the limits were never met: the test proves nothing"
     per_window = Counter(server.rejections)
     assert max(per_window.values()) == 1, per_window
+    # The state the processes shared is gone with the run.
+    assert list((pytester.path / ".pytest_cache" / "d" / "xquik").glob("*-shared")) == []
 
 
 def test_a_bucket_closed_by_another_process_is_waited_for_without_a_request(

@@ -19,7 +19,9 @@ A call that failed for good because the service cannot be reached
 request, except one probe every :data:`PROBE_INTERVAL` seconds, whose success
 clears the outage.
 
-Locks are ``fcntl.flock`` locks, released by the system when a process dies.
+Each process opens each file once; locks are ``fcntl.flock`` locks (and a
+thread lock, for the worker threads of async fixtures), released by the
+system when a process dies.
 On Windows (no ``flock``) the state is shared without locks: best effort.
 """
 
@@ -27,12 +29,14 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from pytest_xquik.errors import XquikError
 
@@ -88,6 +92,9 @@ class RunThrottle:
         self.directory = directory
         self._clock = clock
         self._probe_interval = probe_interval
+        self._files: dict[str, int] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     @contextlib.contextmanager
     def turn(self, bucket: str, budget: float, sleep: Callable[[float], None]) -> Iterator[Turn]:
@@ -98,21 +105,21 @@ class RunThrottle:
         """
         waited = 0.0
         while True:
-            with self._locked(bucket) as (file, state):
+            with self._locked(bucket) as (fd, state):
                 now = self._clock()
                 closed_until = float(state.get("closed_until", 0.0))
                 if now >= closed_until:
                     turn = Turn(state, waited, self._clock)
                     yield turn
                     if turn.changed:
-                        self._write(file, turn.state)
+                        _write(fd, turn.state)
                     return
                 # Take the next turn after the window reopens, in the order of arrival.
                 slot = max(closed_until, float(state.get("next_turn", 0.0)))
                 if slot - now > budget - waited:
                     raise Closed(bucket, closed_until - now)
                 state["next_turn"] = slot + STAGGER
-                self._write(file, state)
+                _write(fd, state)
             sleep(slot - now)
             waited += slot - now
 
@@ -122,74 +129,88 @@ class RunThrottle:
         Of the callers during an outage, at most one per :data:`PROBE_INTERVAL`
         gets ``probe=True``: it sends one attempt; the others fail at once.
         """
-        path = self._path("outage")
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_size == 0:
-                return None  # the usual case: a stat, no lock
-        with self._locked("outage") as (file, state):
+        if os.fstat(self._file("outage")).st_size == 0:
+            return None  # the usual case: no lock, no read
+        with self._locked("outage") as (fd, state):
             if "cause" not in state:
                 return None
             now = self._clock()
             probe = now - float(state["tried"]) >= self._probe_interval
             if probe:
                 state["tried"] = now  # this caller probes; the others fail at once meanwhile
-                self._write(file, state)
+                _write(fd, state)
             return Outage(str(state["cause"]), now - float(state["since"]), probe)
 
     def unreachable(self, cause: str) -> None:
         """Record that a call failed for good because the service cannot be reached."""
-        with self._locked("outage") as (file, state):
+        with self._locked("outage") as (fd, state):
             now = self._clock()
-            self._write(file, {"cause": cause, "since": state.get("since", now), "tried": now})
+            _write(fd, {"cause": cause, "since": state.get("since", now), "tried": now})
 
     def reachable(self) -> None:
         """Record that the service answered: clear an outage."""
-        path = self._path("outage")
-        with contextlib.suppress(FileNotFoundError):
-            if path.stat().st_size == 0:
-                return
-        with self._locked("outage") as (file, _state):
-            self._write(file, {})
+        if os.fstat(self._file("outage")).st_size == 0:
+            return
+        with self._locked("outage") as (fd, _state):
+            _write(fd, {})
+
+    def close(self) -> None:
+        """Close this process's files of the run's state."""
+        with self._guard:
+            for fd in self._files.values():
+                os.close(fd)
+            self._files.clear()
 
     def remove(self) -> None:
         """Delete the run's state (at the end of the run, by the process that started it)."""
+        self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def _path(self, name: str) -> Path:
-        return self.directory / f"{name}.json"
+    def _file(self, name: str) -> int:
+        """This process's descriptor of the state file ``name``, opened once."""
+        with self._guard:
+            fd = self._files.get(name)
+            if fd is None:
+                try:
+                    self.directory.mkdir(parents=True, exist_ok=True)
+                    fd = os.open(self.directory / f"{name}.json", os.O_RDWR | os.O_CREAT, 0o600)
+                except OSError as error:
+                    raise XquikError(
+                        f"pytest-xquik cannot write the run's shared state in {self.directory} "
+                        f"({error}); make the directory writable, or set pytest's cache_dir "
+                        "(-o cache_dir=...) to a writable place."
+                    ) from None
+                self._files[name] = fd
+                self._locks[name] = threading.Lock()
+            return fd
 
     @contextlib.contextmanager
-    def _locked(self, name: str) -> Iterator[tuple[IO[str], dict[str, Any]]]:
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            file = self._path(name).open("a+", encoding="utf-8")
-        except OSError as error:
-            raise XquikError(
-                f"pytest-xquik cannot write the run's shared state in {self.directory} "
-                f"({error}); make the directory writable, or set pytest's cache_dir "
-                "(-o cache_dir=...) to a writable place."
-            ) from None
-        with file:
-            _lock(file)
-            file.seek(0)
+    def _locked(self, name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Hold ``name`` against the other threads of this process and the other processes."""
+        fd = self._file(name)
+        with self._locks[name]:
+            _lock(fd, exclusive=True)
             try:
-                state = json.loads(file.read() or "{}")
-            except ValueError:
-                state = {}  # cut short by a killed process: start afresh
-            yield file, state if isinstance(state, dict) else {}
-
-    @staticmethod
-    def _write(file: IO[str], state: dict[str, Any]) -> None:
-        file.seek(0)
-        file.truncate()
-        file.write(json.dumps(state) if state else "")
-        file.flush()
+                data = os.pread(fd, 1 << 16, 0)
+                try:
+                    state = json.loads(data) if data else {}
+                except ValueError:
+                    state = {}  # cut short by a killed process: start afresh
+                yield fd, state if isinstance(state, dict) else {}
+            finally:
+                _lock(fd, exclusive=False)
 
 
-def _lock(file: IO[str]) -> None:
-    """Take an exclusive lock on ``file``, waiting for it; released when the file closes."""
+def _write(fd: int, state: dict[str, Any]) -> None:
+    os.ftruncate(fd, 0)
+    if state:
+        os.pwrite(fd, json.dumps(state).encode(), 0)
+
+
+def _lock(fd: int, *, exclusive: bool) -> None:
+    """Take (and wait for) or release the lock on ``fd`` across processes."""
     if sys.platform == "win32":
         return  # no flock: the state is shared without locks
     import fcntl
 
-    fcntl.flock(file.fileno(), fcntl.LOCK_EX)
+    fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_UN)
