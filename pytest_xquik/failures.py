@@ -19,18 +19,38 @@ from pytest_xquik.errors import XquikError
 _FRAME_STYLES = ("auto", "long", "short")
 
 
-def show_as_message(
-    item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport
-) -> None:
-    """Show an :class:`XquikError` raised in setup or teardown as its message, without frames."""
+def shown_as_message(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> pytest.ExceptionInfo[BaseException] | None:
+    """The error the report of ``call`` shows as its message, if it does: an XquikError in
+    setup or teardown, with frames not asked for (``--full-trace``, ``--tb=native|line|no``).
+
+    If so, the traceback pytest is about to format is cut to its last frame:
+    pytest formats it before any hook can replace it, and parsing the source
+    of every frame (pytest-asyncio's large module among them) is most of the
+    cost of a failed setup.
+    """
     excinfo = call.excinfo
     if call.when == "call" or excinfo is None or not isinstance(excinfo.value, XquikError):
-        return
+        return None
     config = item.config
-    if config.getoption("fulltrace", False) or config.getoption("tbstyle", "auto") not in (
-        _FRAME_STYLES
-    ):
-        return
+    if config.getoption("fulltrace", False):
+        return None
+    if config.getoption("tbstyle", "auto") not in _FRAME_STYLES:
+        return None
+    last = excinfo.tb
+    while last.tb_next is not None:
+        last = last.tb_next
+    call.excinfo = pytest.ExceptionInfo.from_exc_info((excinfo.type, excinfo.value, last))
+    return excinfo
+
+
+def show_message(report: pytest.TestReport, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Make ``report`` show the error of ``excinfo`` as its message, without frames.
+
+    The value style reads no source; the whole traceback gives the short
+    summary its crash line (the last frame not hidden).
+    """
     # Unfiltered: a traceback whose every frame is hidden would print "All traceback
     # entries are hidden" even in the "value" style.
     report.longrepr = excinfo.getrepr(style="value", tbfilter=False, chain=False)

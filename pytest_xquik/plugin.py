@@ -14,7 +14,7 @@ from pytest_xquik.aio import (
     xquik_async_client,
 )
 from pytest_xquik.api.coexist import leave_base_url_to_xquik
-from pytest_xquik.failures import show_as_message
+from pytest_xquik.failures import show_message, shown_as_message
 from pytest_xquik.fixtures import (
     SESSION,
     _xquik_fake,
@@ -186,8 +186,10 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    error = shown_as_message(item, call)
     report = yield
-    show_as_message(item, call, report)
+    if error is not None:
+        show_message(report, error)
     return report
 
 
