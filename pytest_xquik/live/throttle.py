@@ -64,7 +64,7 @@ class Outage(NamedTuple):
 
 
 class Turn:
-    """A bucket held for one request; :meth:`close_until` records a 429's schedule."""
+    """A bucket held for one request; :meth:`close_for` records a 429's schedule."""
 
     def __init__(self, state: dict[str, Any], waited: float, clock: Callable[[], float]) -> None:
         self.state = state
