@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -175,6 +176,26 @@ def test_a_service_that_comes_back_is_used_again_after_the_next_probe(tmp_path: 
         admin.revoke(admin.create().id)  # the outage is over: every call goes through
         assert [method for method, _ in back.requests] == ["GET", "POST", "DELETE"]
     admin.close()
+
+
+def test_an_outage_one_process_found_is_shared_with_the_others(tmp_path: Path) -> None:
+    port = closed_port()
+    with XquikServer(port=port) as server:
+        # Two processes of one run: each with its own client and view of the shared state.
+        first = _admin(server, RetryPolicy(2, 0, 60), RunThrottle(tmp_path))
+        second = _admin(server, RetryPolicy(2, 0, 60), RunThrottle(tmp_path))
+    with pytest.raises(XquikApiError, match=r"attempt 3 of 3\) failed: ConnectError"):
+        first.create()
+    with pytest.raises(XquikApiError) as refused:
+        second.revoke("42")
+    assert re.match(
+        r"revoke \(DELETE /api-keys/42\) failed: not sent: the service at "
+        rf"http://127\.0\.0\.1:{port}/api/v1 could not be reached \d+\.\d s ago \(ConnectError: ",
+        str(refused.value),
+    )
+    assert refused.value.reached is False
+    first.close()
+    second.close()
 
 
 def _admin(server: XquikServer, policy: RetryPolicy, throttle: RunThrottle) -> XquikAdmin:
