@@ -206,7 +206,10 @@ class XquikAdmin:
                 if unreachable and self._throttle is not None:
                     self._throttle.unreachable(failure.detail)
                 raise failure
-            logger.debug("%s; retrying in %.3f s", failure, wait)
+            if asked is not None:
+                logger.debug("%s; rate limited: waiting %.3f s, not a retry", failure, wait)
+            else:
+                logger.debug("%s; retrying in %.3f s", failure, wait)
             self._retry.sleep(wait)
 
     @contextlib.contextmanager
