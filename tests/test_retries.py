@@ -319,3 +319,17 @@ def test_mock_mode_retries_without_waiting(pytester: pytest.Pytester) -> None:
     )
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
+
+
+def test_429s_that_say_when_use_no_retry_and_stop_at_the_deadline(
+    xquik_server: XquikServer, make_admin: Callable[[RetryPolicy], XquikAdmin]
+) -> None:
+    waits: list[float] = []
+    admin = make_admin(RetryPolicy(0, 0.5, 5, sleep=waits.append, jitter=lambda: 0.0))
+    xquik_server.fail("GET", "/api-keys", 429, times=2, retryAfter=2)
+    admin.list()
+    assert waits == [2.0, 2.0]
+    xquik_server.fail("GET", "/api-keys", 429, times=3, retryAfter=2)
+    with pytest.raises(XquikApiError, match="may wait 1 s more of xquik_rate_limit_deadline = 5 s"):
+        admin.list()
+    assert waits == [2.0, 2.0, 2.0, 2.0]
