@@ -3,13 +3,17 @@
     python benchmarks/run.py            # the full table (5 to 8 minutes on 2 cores)
     python benchmarks/run.py --quick    # smaller suites, fewer repetitions (about a minute)
 
-Every row but the last compares two pytest runs of generated suites, run in
+Every row but the last three compares two pytest runs of generated suites, run in
 subprocesses one after the other, in alternating order, several times; the
 masking row times masking and one ``str.replace`` the same way in this process
-(see ``masking.py``). The table shows the median wall-clock time of each side,
-the median of the pairs' ratios (of wall-clock and of CPU time) and the target
-the wall-clock ratio must meet. Absolute times depend on the machine; the
-ratios are the result.
+(see ``masking.py``). The ``ratelimit`` row runs a live suite against a loopback
+server with the service's fixed-window rate limits (shortened to 6 s windows)
+and compares its wall time with the minimum those limits impose; the
+``closed`` row runs a live suite against a port nothing listens on and
+compares its wall time with the retry budget of one call. The table shows
+the median wall-clock time of each side, the median of the pairs' ratios (of
+wall-clock and of CPU time) and the target the wall-clock ratio must meet.
+Absolute times depend on the machine; the ratios are the result.
 
 The subprocesses run with plugin autoloading off and only the plugins a user
 of pytest-xquik has: respx's (a dependency), pytest-xquik's, and xdist for the
@@ -39,7 +43,8 @@ sys.path.insert(0, str(ROOT))
 
 import masking  # noqa: E402  (benchmarks/masking.py, next to this script)
 
-from tests.xquik_server import XquikServer  # noqa: E402
+from pytest_xquik.api.retry import MAX_BACKOFF  # noqa: E402
+from tests.xquik_server import XquikServer, closed_port  # noqa: E402
 
 BASE_URL = "https://xquik.com/api/v1"
 RESPX = ("-p", "respx.plugin")
@@ -203,23 +208,24 @@ def loopback(live: bool) -> Iterator[XquikServer | None]:
         yield server
 
 
+def timed(
+    command: list[str], directory: Path, env: dict[str, str]
+) -> tuple[float, float, subprocess.CompletedProcess[str]]:
+    """Run ``command``: its wall-clock and CPU seconds (of its processes), and its result."""
+    start, times = time.perf_counter(), os.times()
+    result = subprocess.run(command, cwd=directory, env=env, capture_output=True, text=True)
+    seconds, after = time.perf_counter() - start, os.times()
+    cpu = after.children_user + after.children_system - times.children_user - times.children_system
+    return seconds, cpu, result
+
+
 def run(suite: Suite, directory: Path, *extra: str) -> Sample:
     """Run ``suite`` once in ``directory``; fail loudly if any test did not pass."""
     env = clean_environment()
     with loopback(suite.live) as server:
         if server is not None:
             env.update(server.env)
-        start, times = time.perf_counter(), os.times()
-        result = subprocess.run(
-            [*suite.command(), *extra], cwd=directory, env=env, capture_output=True, text=True
-        )
-        seconds, after = time.perf_counter() - start, os.times()
-        cpu = (
-            after.children_user
-            + after.children_system
-            - times.children_user
-            - times.children_system
-        )
+        seconds, cpu, result = timed([*suite.command(), *extra], directory, env)
         expected = f"{suite.count} passed" if not extra else f"{suite.count} tests collected"
         if result.returncode != 0 or expected not in result.stdout:
             sys.exit(
@@ -260,6 +266,83 @@ def measure_row(row: Row, root: Path, repeat: int) -> tuple[list[Sample], list[S
     return samples
 
 
+#: The service's published limits per window, and the window of the ``ratelimit`` row.
+RATE_LIMITS = {"create": 30, "revoke": 15}
+WINDOW = 6.0
+#: Retry settings of the ``closed`` row: the defaults.
+MAX_RETRIES, BACKOFF = 3, 0.5
+
+
+def rate_limited_row(root: Path, tests: int, workers: int, repeat: int) -> str:
+    """Print the ``ratelimit`` row: a live suite under fixed-window limits against its minimum.
+
+    The minimum: the same suite without limits, plus the windows the limits
+    make it wait for (the last of ``tests`` revokes falls in window
+    ``ceil(tests / 15)``, counted from the first call).
+    """
+    suite = Suite("live_limited", tests, "xquik_api_key", "assert xquik_api_key.id", live=True)
+    directory = root / f"{suite.name}-{tests}"
+    directory.mkdir(exist_ok=True)
+    (directory / f"test_{suite.name}.py").write_text(suite.source())
+    command = [*dataclasses.replace(suite, workers=workers).command()]
+    limited, unlimited, rejections = [], [], []
+    waited_windows = -(-tests // RATE_LIMITS["revoke"]) - 1
+    for _ in range(repeat):
+        for limits, samples in ((RATE_LIMITS, limited), ({}, unlimited)):
+            env = clean_environment()
+            with XquikServer(rate_limits=limits, window=WINDOW) as server:
+                env.update(server.env)
+                seconds, cpu, result = timed(command, directory, env)
+            if result.returncode != 0 or f"{tests} passed" not in result.stdout:
+                sys.exit(f"the rate-limited suite did not pass:\n{result.stdout[-3000:]}")
+            samples.append(Sample(seconds, cpu))
+            if limits:
+                rejections.append(len(server.rejections))
+    minimum = [u.seconds + waited_windows * WINDOW for u in unlimited]
+    print_row(
+        f"{tests} tests using `xquik_api_key` (live), `-n {workers}`, 30 creates and 15 revokes "
+        f"per {WINDOW:g} s window",
+        f"the limit-imposed minimum: the run without limits + {waited_windows} windows",
+        limited,
+        [Sample(m, u.cpu) for m, u in zip(minimum, unlimited, strict=True)],
+        1.1,
+        cpu=False,
+    )
+    return (
+        f"The rate-limited run: 429s met per run {', '.join(map(str, rejections))} "
+        f"(target at most one per bucket and window: {waited_windows + 1} windows)"
+    )
+
+
+def closed_port_row(root: Path, tests: int, repeat: int) -> None:
+    """Print the ``closed`` row: a live suite against a closed port against one call's retries."""
+    suite = Suite("live_closed", tests, "xquik_api_key", "pass", live=True)
+    directory = root / f"{suite.name}-{tests}"
+    directory.mkdir(exist_ok=True)
+    (directory / f"test_{suite.name}.py").write_text(suite.source())
+    budget = sum(min(MAX_BACKOFF, BACKOFF * 2**n) for n in range(MAX_RETRIES))
+    samples = []
+    for _ in range(repeat):
+        env = clean_environment()
+        env.update(
+            XQUIK_MODE="live",
+            XQUIK_BASE_URL=f"http://127.0.0.1:{closed_port()}/api/v1",
+            XQUIK_ADMIN_API_KEY="xq_" + "0" * 64,
+        )
+        seconds, cpu, result = timed(suite.command(), directory, env)
+        if f"{tests} errors" not in result.stdout:
+            sys.exit(f"the closed-port suite did not error as expected:\n{result.stdout[-3000:]}")
+        samples.append(Sample(seconds, cpu))
+    print_row(
+        f"{tests} tests using `xquik_api_key` (live), the service's port closed",
+        f"one call's retry budget ({MAX_RETRIES} retries, {budget:g} s of backoff at most)",
+        samples,
+        [Sample(budget, budget)] * repeat,
+        2.0,
+        cpu=False,
+    )
+
+
 def masking_samples(repeat: int) -> tuple[list[Sample], list[Sample]]:
     """The masking row, from ``masking.py``: alternating pairs of the masking and one replace."""
     masks, replaces = masking.measure(*masking.scenario(), repeat)
@@ -278,7 +361,13 @@ def machine() -> str:
 
 
 def print_row(
-    measure: str, baseline: str, xquik: list[Sample], hand: list[Sample], target: float | None
+    measure: str,
+    baseline: str,
+    xquik: list[Sample],
+    hand: list[Sample],
+    target: float | None,
+    *,
+    cpu: bool = True,
 ) -> None:
     """One line of the table; the ratios are the medians of the ratios of each alternating pair.
 
@@ -290,13 +379,13 @@ def print_row(
     """
     pairs = list(zip(xquik, hand, strict=True))
     ratio = statistics.median(x.seconds / h.seconds for x, h in pairs)
-    cpu_ratio = statistics.median(x.cpu / h.cpu for x, h in pairs)
+    cpu_ratio = statistics.median(x.cpu / h.cpu for x, h in pairs) if cpu else None
     goal, holds = ("report it", "-") if target is None else (f"≤ {target:g}x", ratio <= target)
     verdict = holds if holds == "-" else ("yes" if holds else "**no**")
     seconds = [statistics.median(sample.seconds for sample in side) for side in (xquik, hand)]
     print(
         f"| {measure} | {baseline} | {seconds[0]:.4g} | {seconds[1]:.4g} | {ratio:.2f}x "
-        f"| {cpu_ratio:.2f}x | {goal} | {verdict} |",
+        f"| {'-' if cpu_ratio is None else f'{cpu_ratio:.2f}x'} | {goal} | {verdict} |",
         flush=True,
     )
 
@@ -321,8 +410,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, help="repetitions of every row (default: per row)")
     parser.add_argument(
         "--only",
-        default="key,client,unused,live,xdist,masking",
-        help="comma-separated rows to run (default: key,client,unused,live,xdist,masking)",
+        default="key,client,unused,live,xdist,masking,ratelimit,closed",
+        help="comma-separated rows to run (default: key,client,unused,live,xdist,masking,"
+        "ratelimit,closed)",
     )
     options = parser.parse_args(argv)
     tests = options.tests or (250 if options.quick else 1000)
@@ -332,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     repeats = {"key": 9, "client": 5, "unused": 41, "live": 9, "xdist": 9, "masking": 21}
     rows = table_rows(tests, live_tests)
     selected = options.only.split(",")
-    unknown = set(selected) - {*rows, "masking"}
+    unknown = set(selected) - {*rows, "masking", "ratelimit", "closed"}
     if unknown:
         parser.error(f"--only: unknown rows {', '.join(sorted(unknown))}")
 
@@ -364,6 +454,13 @@ def main(argv: list[str] | None = None) -> None:
             replaced,
             masking.TARGET,
         )
+    with tempfile.TemporaryDirectory(prefix="xquik-bench-") as tmp:
+        if "ratelimit" in selected:
+            # 90 tests meet the limits in 6 windows; each run takes half a minute or more.
+            repeat = options.repeat or (1 if options.quick else 3)
+            counts.append(rate_limited_row(Path(tmp), 90, 4, repeat))
+        if "closed" in selected:
+            closed_port_row(Path(tmp), 200, options.repeat or 3)
     print()
     for line in counts:
         print(line)

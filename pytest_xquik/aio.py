@@ -18,7 +18,7 @@ from pytest_xquik.markers import xquik_options
 
 if TYPE_CHECKING:
     from pytest_xquik.api.admin import XquikAdmin
-    from pytest_xquik.factory import ScratchKeyFactory
+    from pytest_xquik.factory import ReusedKey, ScratchKeyFactory
     from pytest_xquik.keys import ScratchKey
 
 NO_ASYNC_PLUGIN = (
@@ -66,10 +66,17 @@ def async_client_fixture(runner: str) -> Callable[..., AsyncIterator[httpx.Async
     """One variant of the ``xquik_async_client`` fixture's body (each plugin marks its own)."""
 
     async def client(
-        request: pytest.FixtureRequest, xquik_async_api_key_factory: AsyncScratchKeyFactory
+        request: pytest.FixtureRequest,
+        _xquik_reused_key: ReusedKey | None,
+        xquik_async_api_key_factory: AsyncScratchKeyFactory,
     ) -> AsyncIterator[httpx.AsyncClient]:
         with fixture_calls(request.getfixturevalue("_xquik_fake")):
-            key = await xquik_async_api_key_factory.create(xquik_options(request.node).name)
+            if _xquik_reused_key is not None:
+                from anyio import to_thread
+
+                key = await to_thread.run_sync(_xquik_reused_key.key)
+            else:
+                key = await xquik_async_api_key_factory.create(xquik_options(request.node).name)
         options = xquik_session(request.config).client_options(key.headers)
         async with httpx.AsyncClient(**options) as client:
             yield client
@@ -98,7 +105,8 @@ def xquik_async_client(request: pytest.FixtureRequest) -> httpx.AsyncClient:
     """An ``httpx.AsyncClient`` for the base URL, authenticated as its own scratch key.
 
     Relative URLs work (``await xquik_async_client.get("/account")``). The
-    client is closed and its key revoked after the test. Runs under
+    client is closed and its key revoked after the test (with
+    ``--xquik-reuse-keys``, it uses the key this process's tests share). Runs under
     pytest-asyncio (strict or auto mode) and under anyio's plugin
     (``@pytest.mark.anyio``).
     """

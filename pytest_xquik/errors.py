@@ -41,6 +41,8 @@ class XquikApiError(XquikError):
         self.status = status
         self.code = code
         self.detail = detail
+        #: Whether any attempt of the call may have reached the service (False: none was sent).
+        self.reached = reached
         answered = f"answered {status} {code or '(no error code)'}" if status else "failed"
         message = f"{call} {answered}: {detail}"
         super().__init__(f"{message}. {hint}" if hint else message)

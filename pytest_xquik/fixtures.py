@@ -14,7 +14,7 @@ from pytest_xquik.markers import apply_options, xquik_options
 if TYPE_CHECKING:
     from pytest_xquik.api.admin import XquikAdmin
     from pytest_xquik.api.fake import FakeScope, FakeXquikApi
-    from pytest_xquik.factory import ScratchKeyFactory
+    from pytest_xquik.factory import ReusedKey, ScratchKeyFactory
     from pytest_xquik.keys import ScratchKey
     from pytest_xquik.session import XquikSession
 
@@ -101,6 +101,34 @@ def xquik_admin(pytestconfig: pytest.Config) -> XquikAdmin:
     return xquik_session(pytestconfig).admin
 
 
+@pytest.fixture(scope="session")
+def _xquik_reused_key(
+    pytestconfig: pytest.Config, xquik_admin: XquikAdmin
+) -> Iterator[ReusedKey | None]:
+    """With ``--xquik-reuse-keys``: the key this process's tests share; ``None`` otherwise."""
+    __tracebackhide__ = True
+    session = xquik_session(pytestconfig)
+    if not session.settings.reuse_keys:
+        yield None
+        return
+    from pytest_xquik.factory import ReusedKey
+
+    with session.fake_scope("session") as scope:
+        if scope is None:
+            reused = ReusedKey(xquik_admin)
+        else:  # mock mode: the key belongs to the session's scope of the mock
+            reused = ReusedKey(
+                xquik_admin,
+                lambda key: key.id in {k.id for k in scope.api.active_keys},
+                own_calls=scope.fixture_calls,
+            )
+        reused.key()  # made now, in the session's scope of the mock
+        try:
+            yield reused
+        finally:
+            reused.revoke_all()
+
+
 @pytest.fixture
 def xquik_api_key_factory(
     request: pytest.FixtureRequest, _xquik_fake: FakeScope | None, xquik_admin: XquikAdmin
@@ -125,6 +153,7 @@ def xquik_api_key_factory(
 def xquik_api_key(
     request: pytest.FixtureRequest,
     _xquik_fake: FakeScope | None,
+    _xquik_reused_key: ReusedKey | None,
     xquik_api_key_factory: ScratchKeyFactory,
 ) -> ScratchKey:
     """A fresh scratch API key (``ScratchKey``), revoked after the test.
@@ -132,9 +161,12 @@ def xquik_api_key(
     ``.full_key`` is the secret (a ``str``; its repr shows only the prefix),
     ``.headers`` is ``{"x-api-key": full_key}``; also ``.id``, ``.name``,
     ``.prefix`` and ``.created_at``. ``@pytest.mark.xquik(name=...)`` names it.
+    With ``--xquik-reuse-keys``, the key this process's tests share instead.
     """
     __tracebackhide__ = True
     with fixture_calls(_xquik_fake):
+        if _xquik_reused_key is not None:
+            return _xquik_reused_key.key()
         return xquik_api_key_factory.create(xquik_options(request.node).name)
 
 
@@ -143,16 +175,21 @@ def xquik_client(
     request: pytest.FixtureRequest,
     pytestconfig: pytest.Config,
     _xquik_fake: FakeScope | None,
+    _xquik_reused_key: ReusedKey | None,
     xquik_api_key_factory: ScratchKeyFactory,
 ) -> Iterator[httpx.Client]:
     """An ``httpx.Client`` for the base URL, authenticated as its own scratch key.
 
     Relative URLs work (``xquik_client.get("/account")``). The client is
-    closed and its key revoked after the test.
+    closed and its key revoked after the test. With ``--xquik-reuse-keys``,
+    it is authenticated as the key this process's tests share.
     """
     __tracebackhide__ = True
     with fixture_calls(_xquik_fake):
-        key = xquik_api_key_factory.create(xquik_options(request.node).name)
+        if _xquik_reused_key is not None:
+            key = _xquik_reused_key.key()
+        else:
+            key = xquik_api_key_factory.create(xquik_options(request.node).name)
     options = xquik_session(pytestconfig).client_options(key.headers)
     with httpx.Client(**options) as client:
         yield client

@@ -15,9 +15,11 @@ from pytest_xquik.aio import (
 )
 from pytest_xquik.api.coexist import leave_base_url_to_xquik
 from pytest_xquik.errors import XquikError
+from pytest_xquik.failures import show_message, shown_as_message
 from pytest_xquik.fixtures import (
     SESSION,
     _xquik_fake,
+    _xquik_reused_key,
     mock_the_admin_tests,
     xquik_admin,
     xquik_api_key,
@@ -46,6 +48,7 @@ END_ERRORS: pytest.StashKey[list[str]] = pytest.StashKey()
 __all__ = [
     "_xquik_async_client_anyio",
     "_xquik_fake",
+    "_xquik_reused_key",
     "xquik_admin",
     "xquik_api_key",
     "xquik_api_key_factory",
@@ -195,6 +198,17 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     # The test that names the keys created now, and whose hooks explain its assertions.
     xquik_session(item.config).namer.test = item.nodeid
     item.config.stash[REDACTION].item = item
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    error = shown_as_message(item, call)
+    report = yield
+    if error is not None:
+        show_message(report, error)
+    return report
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pytest_xquik.api.intercept import Interceptor
     from pytest_xquik.api.retry import RetryPolicy
     from pytest_xquik.live.ledger import Ledger
+    from pytest_xquik.live.throttle import RunThrottle
 
 
 class XquikSession:
@@ -43,8 +44,11 @@ class XquikSession:
         namer: KeyNamer,
         masker: SecretMasker,
         ledger: Ledger | None = None,
+        *,
+        is_worker: bool = False,
     ) -> None:
         self.settings = settings
+        self.is_worker = is_worker  # a pytest-xdist worker, not the process that started the run
         self.namer = namer
         self.masker = masker
         self.ledger = ledger  # live mode only
@@ -91,7 +95,7 @@ class XquikSession:
 
             owner = Owner(settings.base_url, credential_fingerprint(credential.secret))
             ledger = Ledger(ledger_directory(config), run_id, owner, worker)
-        return cls(settings, credential, namer, masker, ledger)
+        return cls(settings, credential, namer, masker, ledger, is_worker=worker is not None)
 
     @property
     def is_mock(self) -> bool:
@@ -162,15 +166,27 @@ class XquikSession:
             retry=self._retry_policy(),
             ledger=self.ledger,
             mock=self.is_mock,
+            throttle=self._throttle,
         )
+
+    @cached_property
+    def _throttle(self) -> RunThrottle | None:
+        """Live mode: the rate limits and outages the run's processes share, next to the ledger."""
+        if self.ledger is None:
+            return None
+        from pytest_xquik.live.throttle import RunThrottle
+
+        return RunThrottle(self.ledger.directory / f"{self.namer.run_id}-shared")
 
     def _retry_policy(self) -> RetryPolicy:
         from pytest_xquik.api.retry import RetryPolicy
 
         settings = self.settings
-        policy = RetryPolicy(settings.max_retries, settings.retry_backoff, settings.retry_max_wait)
-        if self.is_mock:  # the fake has no clock: its retries need not wait
-            return dataclasses.replace(policy, sleep=lambda seconds: None)
+        policy = RetryPolicy(
+            settings.max_retries, settings.retry_backoff, settings.rate_limit_deadline
+        )
+        if self.is_mock:  # the fake's clock moves instead of the plugin waiting
+            return dataclasses.replace(policy, sleep=self.fake.advance)
         return policy
 
     def close(self) -> None:
@@ -179,3 +195,9 @@ class XquikSession:
             self.admin.close()
         if self.ledger is not None:
             self.ledger.close()
+            throttle = self._throttle
+            assert throttle is not None
+            if self.is_worker:
+                throttle.close()
+            else:
+                throttle.remove()  # the workers are done: the run's shared state goes

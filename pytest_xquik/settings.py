@@ -159,8 +159,8 @@ OPTIONS: dict[str, Option] = {
         ini="xquik_max_retries",
         default="3",
         parse=_retries,
-        help="How many times a create, list or revoke that failed with 429, 502, 503, 504, "
-        "a connection error or a timeout is retried (default 3; 0 = never).",
+        help="How many times a create, list or revoke that failed with a 5xx, a 429 without "
+        "Retry-After, a connection error or a timeout is retried (default 3; 0 = never).",
     ),
     "retry_backoff": Option(
         ini="xquik_retry_backoff",
@@ -169,12 +169,22 @@ OPTIONS: dict[str, Option] = {
         help="First wait in seconds before a retry, doubled on each further retry (up to 8 s), "
         "with jitter (default 0.5).",
     ),
-    "retry_max_wait": Option(
-        ini="xquik_retry_max_wait",
-        default="60",
+    "rate_limit_deadline": Option(
+        ini="xquik_rate_limit_deadline",
+        default="180",
         parse=_seconds(zero_allowed=True),
-        help="Longest Retry-After in seconds the plugin waits for; a 429 asking for more "
-        "fails at once (default 60).",
+        help="Longest time in seconds one create, list or revoke waits in all for the "
+        "service's rate limits (a 429's Retry-After, for this process or another of the run) "
+        "before it fails (default 180: three windows of the published limits).",
+    ),
+    "reuse_keys": Option(
+        ini="xquik_reuse_keys",
+        flag="--xquik-reuse-keys",
+        default="false",
+        parse=_boolean,
+        help="xquik_api_key and xquik_client share one key per process for the whole run "
+        "(revoked at its end) instead of a fresh key per test; xquik_api_key_factory still "
+        "makes fresh keys (default false).",
     ),
     "on_leak": Option(
         ini="xquik_on_leak",
@@ -221,7 +231,8 @@ class Settings(NamedTuple):
     mask_key_pattern: bool
     max_retries: int
     retry_backoff: float
-    retry_max_wait: float
+    rate_limit_deadline: float
+    reuse_keys: bool
     on_leak: OnLeak
     sweep_on_start: bool
     sweep_older_than: float
@@ -235,7 +246,11 @@ def add_options(parser: pytest.Parser) -> None:
         parser.addini(option.ini, option.help, default="")
         if option.flag:
             env = f" [env {option.env}]" if option.env else ""
-            group.addoption(option.flag, dest=option.dest, default=None, help=option.help + env)
+            # A yes-or-no setting's flag is a switch: given alone, it turns the setting on.
+            switch = {"action": "store_const", "const": "true"} if option.parse is _boolean else {}
+            group.addoption(
+                option.flag, dest=option.dest, default=None, help=option.help + env, **switch
+            )
     # Actions, not settings: they choose what this pytest command does.
     group.addoption(
         "--xquik-sweep",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.conftest import INNER_INI
@@ -190,7 +192,7 @@ def test_a_refused_credential_names_its_kind_and_the_alternatives_never_the_secr
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "E *XquikApiError: create (POST /api-keys) answered 401 "
+            "create (POST /api-keys) answered 401 "
             "unauthenticated: Missing or invalid credentials. The credential used was "
             "XQUIK_ADMIN_API_KEY (an API key sent as x-api-key); some versions of the service "
             "accept only a dashboard session cookie for key management. The plugin also accepts "
@@ -209,15 +211,56 @@ def test_an_undocumented_body_is_named_with_the_call_the_status_and_an_excerpt(
     live.inject(
         "POST",
         "/api-keys",
-        lambda request, api: httpx.Response(500, text="<html>upstream exploded</html>"),
+        lambda request, api: httpx.Response(403, text="<html>upstream exploded</html>"),
     )
     pytester.makepyfile("def test_key(xquik_api_key):\n    pass\n")
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "E *XquikApiError: create (POST /api-keys) answered 500 "
+            "create (POST /api-keys) answered 403 "
             "(no error code): the body is not the documented JSON: "
             "'<html>upstream exploded</html>'"
         ]
     )
+
+
+@pytest.mark.parametrize("plugins", [(), ("-p", "no:asyncio")], ids=["asyncio", "no-asyncio"])
+def test_errors_of_the_plugins_fixtures_are_shown_as_their_message_naming_test_and_phase(
+    pytester: pytest.Pytester, live: XquikServer, plugins: tuple[str, ...]
+) -> None:
+    live.fail("POST", "/api-keys", 400, code="invalid_input")
+    live.fail("DELETE", "/api-keys/", 403, code="forbidden")
+    pytester.makepyfile(
+        test_x="""
+        def test_setup(xquik_client):
+            pass
+
+        def test_teardown(xquik_api_key):
+            pass
+        """
+    )
+    result = pytester.runpytest(*plugins)
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*_ ERROR at setup of test_setup _*",
+            "create (POST /api-keys) answered 400 invalid_input: Bad request",
+            "*_ ERROR at teardown of test_teardown _*",
+            "pytest-xquik could not revoke 1 key(s); they are still active:",
+            "  - key id=* prefix=xq_* name='pytest-xquik *::test_teardown': revoke (DELETE "
+            "/api-keys/*) answered 403 forbidden: Forbidden",
+            "A live run tries them again at its end; *",
+            "*= short test summary info =*",
+            "ERROR test_x.py::test_setup - pytest_xquik.errors.XquikApiError: create *",
+            "ERROR test_x.py::test_teardown - pytest_xquik.errors.XquikRevokeError: *",
+        ]
+    )
+    output = result.stdout.str()
+    assert "All traceback entries are hidden" not in output
+    errors = output.split("= ERRORS =")[1].split("\n=")[0]
+    assert not re.search(r"\.py:\d+", errors), errors  # no frame, no file:line
+    # Frames are there for whoever asks for them.
+    live.fail("POST", "/api-keys", 400, code="invalid_input")
+    full = pytester.runpytest(*plugins, "--full-trace")
+    assert "pytest_xquik/factory.py" in full.stdout.str()

@@ -257,7 +257,7 @@ def test_errors_in_fixture_setup_and_teardown_show_masked_keys(
 def _echo_the_key(request: httpx.Request, api: FakeXquikApi) -> httpx.Response:
     key_id = request.url.path.rsplit("/", 1)[-1]
     key = next(key for key in api.keys if key.id == key_id)
-    return error_response(500, "internal_error", f"could not revoke {key.full_key}")
+    return error_response(403, "forbidden", f"could not revoke {key.full_key}")
 
 
 def test_the_plugins_own_errors_show_masked_keys(

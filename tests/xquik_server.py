@@ -4,12 +4,15 @@ Live-mode tests point the plugin at it. It serves the same contract as the
 plugin's fake API (it delegates each request to a ``FakeXquikApi``), but over
 real sockets, so that live mode is exercised exactly as against the real
 service: connection pooling, timeouts, dropped connections and all. Tests
-inject faults with :meth:`XquikServer.inject`.
+inject faults with :meth:`XquikServer.inject`, and may give it the service's
+fixed-window rate limits (``rate_limits={"create": 30, "revoke": 15}``, per
+``window`` seconds).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import secrets
 import socket
 import threading
@@ -38,11 +41,19 @@ class _Fault:
 class XquikServer:
     """The loopback Xquik API: start it, point ``--xquik-base-url`` at :attr:`base_url`."""
 
-    def __init__(self, session_cookie_name: str = "session_token", list_limit: int = 200) -> None:
+    def __init__(
+        self,
+        session_cookie_name: str = "session_token",
+        *,
+        list_limit: int = 200,
+        rate_limits: dict[str, int] | None = None,
+        window: float = 60.0,
+        port: int = 0,
+    ) -> None:
         self.admin_api_key = "xq_" + secrets.token_hex(32)
         self.bearer_token = secrets.token_urlsafe(24)
         self.session_token = secrets.token_urlsafe(24)
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
         self._httpd.daemon_threads = True
         port = self._httpd.server_address[1]
         self.base_url = f"http://127.0.0.1:{port}/api/v1"
@@ -57,6 +68,12 @@ class XquikServer:
         self.list_limit = list_limit
         self.requests: list[tuple[str, str]] = []
         self.connections = 0
+        self.rate_limits = rate_limits or {}
+        self.window = window
+        #: Every request answered 429 by the rate limits: its bucket and window number.
+        self.rejections: list[tuple[str, int]] = []
+        self._calls: dict[tuple[str, int], int] = {}
+        self._first_call: float | None = None  # the first window opens with the first call
         self._faults: deque[_Fault] = deque()
         self._lock = threading.Lock()
         self._thread = threading.Thread(
@@ -95,6 +112,29 @@ class XquikServer:
     ) -> None:
         """Answer the next ``times`` matching requests with an API error of ``status``."""
         self.inject(method, path_prefix, lambda r, a: error_response(status, **fields), times)
+
+    def _rate_limited(self, method: str, path: str) -> httpx.Response | None:
+        """The 429 of a call over its bucket's limit in this window, as the service sends it."""
+        bucket = _bucket(method, path)
+        limit = self.rate_limits.get(bucket or "")
+        if bucket is None or limit is None:
+            return None
+        with self._lock:
+            now = time.monotonic()
+            if self._first_call is None:
+                self._first_call = now
+            elapsed = now - self._first_call
+            window = int(elapsed // self.window)
+            calls = self._calls.get((bucket, window), 0)
+            if calls < limit:
+                self._calls[(bucket, window)] = calls + 1
+                return None
+            self.rejections.append((bucket, window))
+        reopens = (window + 1) * self.window - elapsed
+        # Whole seconds in the header and retryAfter, like the service; milliseconds too.
+        return error_response(
+            429, retryAfter=math.ceil(reopens), retryAfterMs=math.ceil(reopens * 1000)
+        )
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
@@ -144,8 +184,10 @@ class XquikServer:
                 )
                 with server._lock:
                     server.requests.append((self.command, self.path))
-                fault = server._take_fault(self.command, self.path)
-                response = fault.action(request, server.api) if fault else None
+                response = server._rate_limited(self.command, self.path)
+                fault = server._take_fault(self.command, self.path) if response is None else None
+                if fault is not None:
+                    response = fault.action(request, server.api)
                 if response == "drop":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
@@ -164,6 +206,23 @@ class XquikServer:
             do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
         return Handler
+
+
+def _bucket(method: str, path: str) -> str | None:
+    """The rate-limit bucket of a request to the key endpoints: create, list or revoke."""
+    if path == "/api/v1/api-keys":
+        return {"POST": "create", "GET": "list"}.get(method)
+    if path.startswith("/api/v1/api-keys/") and method == "DELETE":
+        return "revoke"
+    return None
+
+
+def closed_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on (a connection to it is refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
 
 
 def slow(seconds: float) -> FaultAction:

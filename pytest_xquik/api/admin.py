@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 
 from pytest_xquik.api.retry import (
+    CallBudget,
     RetryPolicy,
     is_ambiguous,
     is_retried_error,
     is_retried_status,
+    is_unreachable,
     retry_after,
+    was_sent,
 )
 from pytest_xquik.credentials import ManagementCredential
 from pytest_xquik.errors import XquikApiError, XquikError
 from pytest_xquik.keys import ApiKeyInfo, ScratchKey
 from pytest_xquik.live.ledger import Ledger
+from pytest_xquik.live.throttle import PROBE_INTERVAL, Closed, Outage, RunThrottle, Turn
 from pytest_xquik.masking.masker import SecretMasker
 from pytest_xquik.naming import KeyNamer
 
@@ -37,8 +42,9 @@ class XquikAdmin:
     this client is yours to revoke; the fixtures revoke theirs.
 
     Every call is retried as ``retry`` says. In live mode, every key created
-    and revoked is written to the ``ledger`` first. ``mock`` says the client
-    talks to pytest-xquik's mock, whose errors never suggest live-mode remedies.
+    and revoked is written to the ``ledger`` first, and the ``throttle``
+    shares rate limits and outages with the run's other processes. ``mock`` says the
+    client talks to pytest-xquik's mock, whose errors never suggest live-mode remedies.
     """
 
     def __init__(
@@ -51,6 +57,7 @@ class XquikAdmin:
         retry: RetryPolicy | None = None,
         ledger: Ledger | None = None,
         mock: bool = False,
+        throttle: RunThrottle | None = None,
     ) -> None:
         self.mock = mock
         self._client = client
@@ -59,6 +66,8 @@ class XquikAdmin:
         self._masker = masker
         self._retry = retry or RetryPolicy()
         self._ledger = ledger
+        self._throttle = throttle
+        self._revoked: set[str] = set()
 
     def create(self, name: str | None = None, *, test: str | None = None) -> ScratchKey:
         """Create a key named ``<prefix> <run>-<n> [name ]<test>`` and return it with its secret.
@@ -124,9 +133,14 @@ class XquikAdmin:
             revoked = False
         else:
             revoked = True
+        self._revoked.add(key_id)
         if self._ledger is not None:
             self._ledger.revoked(key_id)
         return revoked
+
+    def was_revoked(self, key_id: str) -> bool:
+        """Whether this client revoked key ``key_id`` (or found it already revoked)."""
+        return key_id in self._revoked
 
     def close(self) -> None:
         """Close the underlying connection pool."""
@@ -142,47 +156,137 @@ class XquikAdmin:
         reconcile: Callable[[XquikApiError], None] | None = None,
     ) -> Any:
         __tracebackhide__ = True
-        attempts = self._retry.max_retries + 1
-        reached = False  # whether any attempt may have reached the service
-        for attempt in range(1, attempts + 1):
-            label = f"{call} ({method} {path})"
-            if attempt > 1:
-                label = f"{call} ({method} {path}, attempt {attempt} of {attempts})"
-            wait: float | None = None
+        request = f"{call} ({method} {path})"
+        probing = False
+        if self._throttle is not None:
+            outage = self._throttle.outage()
+            if outage is not None and not outage.probe:
+                raise self._unreachable(request, outage)
+            probing = outage is not None
+        budget = CallBudget(self._retry)
+        reached = False
+        while True:
+            label = request
+            if budget.retries:
+                label = (
+                    f"{call} ({method} {path}, attempt {budget.retries + 1} of {budget.attempts})"
+                )
+            response: httpx.Response | None = None
+            transport_error: httpx.HTTPError | None = None
+            body: Any = None
+            asked: float | None = None
             try:
-                response = self._client.request(method, path, json=payload)
-            except httpx.HTTPError as error:
-                ambiguous = is_ambiguous(None, error)
-                reached = reached or ambiguous or not isinstance(error, httpx.TransportError)
-                detail = self._masker.mask(f"{type(error).__name__}: {error}")
-                failure = XquikApiError(label, None, None, detail, reached=reached)
-                if is_retried_error(error):
-                    wait = self._retry.wait(attempt, None)
+                with self._turn(call, budget) as turn:
+                    try:
+                        response = self._client.request(method, path, json=payload)
+                    except httpx.HTTPError as error:
+                        transport_error = error
+                    else:
+                        body = _json(response)
+                        if response.status_code == 429:
+                            asked = retry_after(response, body)
+                        if asked is not None and turn is not None:
+                            turn.close_for(asked)
+            except Closed as closed:
+                raise self._closed(label, closed, budget, reached) from None
+            wait: float | None = None
+            if transport_error is not None:
+                reached = reached or was_sent(transport_error)
+                failure = XquikApiError(
+                    label,
+                    None,
+                    None,
+                    self._masker.mask(f"{type(transport_error).__name__}: {transport_error}"),
+                    reached=reached,
+                )
+                ambiguous = is_ambiguous(None, transport_error)
+                unreachable = is_unreachable(transport_error)
+                if is_retried_error(transport_error) and not (probing and unreachable):
+                    wait = budget.retry()
             else:
-                reached = True
-                try:
-                    body = response.json()
-                except ValueError:
-                    body = None
+                assert response is not None
+                reached, unreachable = True, False
+                if self._throttle is not None:
+                    self._throttle.reachable()
                 if response.is_success and isinstance(body, dict):
                     logger.debug("%s: %s", label, response.status_code)
                     return body
-                asked = retry_after(response, body) if response.status_code == 429 else None
-                if is_retried_status(response.status_code):
-                    wait = self._retry.wait(attempt, asked)
-                failure = self._failure(label, response, body, asked if wait is None else None)
+                if asked is not None:
+                    wait = budget.rate_limit(asked)
+                elif is_retried_status(response.status_code):
+                    wait = budget.retry()
+                failure = self._failure(label, response, body, budget, asked, wait is None)
                 ambiguous = is_ambiguous(response.status_code)
             if ambiguous and reconcile is not None:
                 reconcile(failure)
-            if wait is None or attempt == attempts:
+            if wait is None:
                 logger.debug("%s; not retried", failure)
+                if unreachable and self._throttle is not None:
+                    self._throttle.unreachable(failure.detail)
                 raise failure
-            logger.debug("%s; retrying in %.3f s", failure, wait)
+            if asked is not None:
+                logger.debug("%s; rate limited: waiting %.3f s, not a retry", failure, wait)
+            else:
+                logger.debug("%s; retrying in %.3f s", failure, wait)
             self._retry.sleep(wait)
-        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    @contextlib.contextmanager
+    def _turn(self, call: str, budget: CallBudget) -> Iterator[Turn | None]:
+        """Hold the bucket of ``call`` across the run's processes (live mode) for one attempt."""
+        if self._throttle is None:
+            yield None
+            return
+        with self._throttle.turn(call, budget.remaining, self._retry.sleep) as turn:
+            budget.waited += turn.waited
+            if turn.waited:
+                logger.debug("%s: waited %.3f s for the rate limit of the run", call, turn.waited)
+            yield turn
+
+    def _unreachable(self, request: str, outage: Outage) -> XquikApiError:
+        """The error of a call not sent because the service was found unreachable."""
+        base_url = str(self._client.base_url).rstrip("/")
+        return XquikApiError(
+            request,
+            None,
+            None,
+            f"not sent: the service at {base_url} could not be reached "
+            f"{outage.seconds_ago:.1f} s ago ({outage.cause})",
+            f"pytest-xquik tries it again at most every {PROBE_INTERVAL:g} s; check "
+            "xquik_base_url and the network",
+            reached=False,
+        )
+
+    def _closed(
+        self, label: str, closed: Closed, budget: CallBudget, reached: bool
+    ) -> XquikApiError:
+        """The error of a call not sent because its bucket stays closed past the deadline."""
+        return XquikApiError(
+            label,
+            None,
+            None,
+            f"not sent: rate limited: the service's {closed.bucket} bucket is closed for "
+            f"{closed.seconds:.1f} s more (another call of this run was answered 429)",
+            self._rate_limit_hint(budget),
+            reached=reached,
+        )
+
+    def _rate_limit_hint(self, budget: CallBudget) -> str:
+        deadline = self._retry.rate_limit_deadline
+        return (
+            f"This call may wait {budget.remaining:g} s more of xquik_rate_limit_deadline = "
+            f"{deadline:g} s for rate limits. The service allows each account about 30 creates "
+            "and 15 revokes a minute: raise xquik_rate_limit_deadline, run fewer pytest-xdist "
+            "workers, or share one key per process with --xquik-reuse-keys"
+        )
 
     def _failure(
-        self, label: str, response: httpx.Response, body: Any, refused_wait: float | None
+        self,
+        label: str,
+        response: httpx.Response,
+        body: Any,
+        budget: CallBudget,
+        asked: float | None,
+        final: bool,
     ) -> XquikApiError:
         """The error for an answer that is not a success."""
         if not isinstance(body, dict) or "error" not in body:
@@ -190,12 +294,19 @@ class XquikAdmin:
         code = str(body["error"])
         detail = self._masker.mask(str(body.get("message", "")) or "(no message)")
         hint = self._hint(response, code)
-        if refused_wait is not None:
-            hint = (
-                f"The service asked to wait {refused_wait:g} s before trying again, more than "
-                f"xquik_retry_max_wait = {self._retry.max_wait:g} s; raise that ini option, "
-                "or run again later."
-            )
+        if response.status_code == 429 and final:
+            bucket = label.split(" ", 1)[0]
+            if asked is not None:
+                hint = (
+                    f"Rate limited: the service's {bucket} bucket reopens in {asked:g} s. "
+                    + self._rate_limit_hint(budget)
+                )
+            else:
+                hint = (
+                    f"Rate limited: the service's {bucket} bucket is closed, and the 429 did "
+                    f"not say for how long; {budget.retries} retries (xquik_max_retries) are "
+                    "used up. " + self._rate_limit_hint(budget)
+                )
         return XquikApiError(label, response.status_code, code, detail, hint)
 
     def _reconcile(self, name: str, test: str, failure: XquikApiError) -> bool:
@@ -256,3 +367,11 @@ class XquikAdmin:
         if error is not None:
             detail += f" ({type(error).__name__}: {error})"
         return XquikApiError(label, status, None, self._masker.mask(detail))
+
+
+def _json(response: httpx.Response) -> Any:
+    """The body of ``response`` as JSON; ``None`` if it is not JSON."""
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,10 +1,15 @@
 """When a failed call to the key endpoints is tried again, and how long to wait first.
 
-Retried: 429 (after its ``Retry-After``), 502, 503, 504, connection errors
-and timeouts. Everything else (other 4xx, 500) fails at once. A failure is
+Retried: 429 (after its ``Retry-After``), every 5xx, connection errors and
+timeouts. Everything else (other 4xx) fails at once. A failure is
 *ambiguous* when the service may have acted on the request although no
 usable answer arrived: a 5xx, a 2xx whose body is not the documented JSON, or
 a connection lost after the request was sent.
+
+A 429 that says when to come back (``Retry-After``, ``retryAfter`` or
+``retryAfterMs``) is a schedule, not a failure: the call waits as asked
+without using up a retry, as long as its waits for rate limits stay within
+the deadline (``xquik_rate_limit_deadline``).
 """
 
 from __future__ import annotations
@@ -18,11 +23,13 @@ from datetime import datetime, timezone
 
 import httpx
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_BACKOFF = 8.0
 
 #: Transport errors raised before the request left the client: never ambiguous.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Transport errors that show the service cannot be reached at all (refused, no
+#: such host, TLS failure, no connection within the timeout).
+_UNREACHABLE = (httpx.ConnectError, httpx.ConnectTimeout)
 _RETRY_ERRORS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 
 
@@ -31,30 +38,66 @@ class RetryPolicy:
     """How often and after how long a failed call is tried again.
 
     Backoff: ``backoff * 2**(n-1)`` seconds before retry ``n`` (at most
-    :data:`MAX_BACKOFF`), times a random factor between 0.5 and 1. A
-    ``Retry-After`` replaces the backoff, if it is at most ``max_wait``.
-    ``sleep`` and ``jitter`` (a number in [0, 1)) are there for tests.
+    :data:`MAX_BACKOFF`), times a random factor between 0.5 and 1. A 429
+    that asks for a wait is not a retry: the call waits as asked, for at
+    most ``rate_limit_deadline`` seconds in all. ``sleep`` and ``jitter`` (a
+    number in [0, 1)) are there for tests.
     """
 
     max_retries: int = 3
     backoff: float = 0.5
-    max_wait: float = 60.0
+    rate_limit_deadline: float = 180.0
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = random.random
 
-    def wait(self, retry: int, retry_after: float | None) -> float | None:
-        """Seconds to wait before retry number ``retry`` (1 for the first).
-
-        ``None`` when the service asked (``retry_after``) for more than ``max_wait``.
-        """
-        if retry_after is not None:
-            return retry_after if retry_after <= self.max_wait else None
+    def wait(self, retry: int) -> float:
+        """Seconds to wait before retry number ``retry`` (1 for the first)."""
         return min(MAX_BACKOFF, self.backoff * 2.0 ** (retry - 1)) * (0.5 + self.jitter() / 2)
+
+
+@dataclasses.dataclass
+class CallBudget:
+    """What one call has used of its policy: retries, and seconds waited for rate limits."""
+
+    policy: RetryPolicy
+    retries: int = 0
+    rate_limited: int = 0
+    waited: float = 0.0
+
+    @property
+    def attempts(self) -> int:
+        """How many attempts the call may make, not counting those answered with a schedule."""
+        return self.policy.max_retries + 1
+
+    @property
+    def remaining(self) -> float:
+        """Seconds the call may still wait for rate limits."""
+        return max(0.0, self.policy.rate_limit_deadline - self.waited)
+
+    def retry(self) -> float | None:
+        """Use up one retry: the backoff to wait first, or ``None`` when none is left."""
+        if self.retries >= self.policy.max_retries:
+            return None
+        self.retries += 1
+        return self.policy.wait(self.retries)
+
+    def rate_limit(self, asked: float) -> float | None:
+        """Wait for a 429 that asked for ``asked`` seconds: ``None`` if past the deadline.
+
+        A service that keeps asking for (next to) nothing is backed off like
+        a retry, so that the deadline bounds the number of attempts too.
+        """
+        self.rate_limited += 1
+        seconds = max(asked, self.policy.wait(self.rate_limited))
+        if seconds > self.remaining:
+            return None
+        self.waited += seconds
+        return seconds
 
 
 def is_retried_status(status: int) -> bool:
     """Whether an answer with ``status`` is worth another attempt."""
-    return status in RETRY_STATUSES
+    return status == 429 or status >= 500
 
 
 def is_retried_error(error: httpx.HTTPError) -> bool:
@@ -62,10 +105,20 @@ def is_retried_error(error: httpx.HTTPError) -> bool:
     return isinstance(error, _RETRY_ERRORS)
 
 
+def is_unreachable(error: httpx.HTTPError) -> bool:
+    """Whether a transport failure shows that the service cannot be reached (no request sent)."""
+    return isinstance(error, _UNREACHABLE)
+
+
+def was_sent(error: httpx.HTTPError) -> bool:
+    """Whether the request may have left the client before ``error``."""
+    return not isinstance(error, _NOT_SENT)
+
+
 def is_ambiguous(status: int | None, error: httpx.HTTPError | None = None) -> bool:
     """Whether the service may have done what was asked although the call failed."""
     if error is not None:
-        return isinstance(error, httpx.TransportError) and not isinstance(error, _NOT_SENT)
+        return isinstance(error, httpx.TransportError) and was_sent(error)
     # A 5xx may come after the work was done; a 2xx whose body cannot be read says it was.
     return status is not None and (status >= 500 or 200 <= status < 300)
 
