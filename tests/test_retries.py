@@ -318,7 +318,7 @@ def test_a_retry_after_given_as_an_http_date_is_waited_for(
     assert 1 < wait <= 60  # the date, counted from when the answer came; the backoff was 0.5
 
 
-def test_a_retry_after_http_date_past_xquik_retry_max_wait_fails_naming_the_wait(
+def test_a_retry_after_http_date_past_the_rate_limit_deadline_fails_naming_the_wait(
     xquik_server: XquikServer, make_admin: Callable[[RetryPolicy], XquikAdmin]
 ) -> None:
     admin = make_admin(RetryPolicy(3, 0.5, 5, sleep=lambda seconds: None))
@@ -328,7 +328,7 @@ def test_a_retry_after_http_date_past_xquik_retry_max_wait_fails_naming_the_wait
         "GET", "/api-keys", lambda r, a: httpx.Response(429, json=body, headers=headers)
     )
     with pytest.raises(
-        XquikApiError, match=r"asked to wait 59\d(\.\d+)? s.*xquik_retry_max_wait = 5 s"
+        XquikApiError, match=r"reopens in 59\d(\.\d+)? s.*xquik_rate_limit_deadline = 5 s"
     ):
         admin.list()
     assert xquik_server.requests.count(("GET", "/api/v1/api-keys")) == 1
