@@ -17,7 +17,9 @@ from pytest_xquik.credentials import (
     ManagementCredential,
     credential_from_env,
     missing_credential_message,
+    visible_secrets,
 )
+from pytest_xquik.masking.ci_runner import runner_masks
 from pytest_xquik.masking.masker import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
 from pytest_xquik.settings import Settings, resolve_settings
@@ -80,6 +82,11 @@ class XquikSession:
         worker = workerinput["workerid"] if workerinput else None
         namer = KeyNamer(settings.key_name_prefix, run_id, worker)
         masker = SecretMasker(backstop=settings.mask_key_pattern)
+        add_mask = runner_masks(config, settings.github_add_mask)
+        if add_mask is not None:  # first: the runner learns every secret the masker does
+            masker.listeners.append(add_mask)
+        for secret in visible_secrets(os.environ, settings.base_url):
+            masker.register(secret)
         ledger = None
         if credential is not None:  # live mode keeps a ledger of its keys
             from pytest_xquik.live.ledger import (
