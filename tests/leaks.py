@@ -27,12 +27,16 @@ def server_secrets(server: XquikServer) -> list[str]:
 
 
 def run_outputs(result: pytest.RunResult, directory: Path) -> dict[str, str]:
-    """stdout (without its ``::add-mask::`` lines), stderr and every file under ``directory``."""
-    stdout = ADD_MASK_LINE.sub("", "\n".join(result.stdout.lines) + "\n")
-    outputs = {"stdout": stdout, "stderr": result.stderr.str()}
+    """stdout, stderr and every file under ``directory``, by name.
+
+    The ``::add-mask::`` lines of stdout (and of its copy that
+    ``runpytest_subprocess`` writes, also named ``stdout``) are left out.
+    """
+    outputs = {"stdout": result.stdout.str(), "stderr": result.stderr.str()}
     for path in sorted(directory.rglob("*")):
         if path.is_file():
             outputs[str(path.relative_to(directory))] = path.read_bytes().decode("latin-1")
+    outputs["stdout"] = ADD_MASK_LINE.sub("", outputs["stdout"] + "\n")
     return outputs
 
 

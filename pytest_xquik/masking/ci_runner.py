@@ -12,10 +12,12 @@ The command goes to the step's real standard output, whatever pytest captures:
 
 - in a pytest process (or an xdist controller), to a duplicate of file
   descriptor 1 taken while pytest's capture is suspended;
-- in an xdist worker, whose own file descriptor 1 is execnet's pipe (or
-  ``/dev/null``), over an execnet channel to the controller, which writes it
-  and answers; the worker waits for the answer, so the command is on the
-  controller's standard output before the worker goes on.
+- in an xdist worker, whose file descriptor 1 is ``/dev/null`` (execnet
+  keeps the pipe to the controller for itself), over an execnet channel to
+  the controller, which writes it and answers; the worker waits for the
+  answer, so the command is on the controller's standard output before the
+  worker goes on (and, say, writes the key to its stderr, which is the
+  controller's).
 """
 
 from __future__ import annotations
@@ -40,26 +42,22 @@ def on_github_actions(environ: Mapping[str, str]) -> bool:
 
 
 def add_mask_commands(secret: str, *, at_line_start: bool) -> bytes:
-    """The ``::add-mask::`` command lines that register ``secret`` with the runner.
+    """The ``::add-mask::`` command line that registers ``secret`` with the runner.
 
     The runner reads a command only at the start of a line: unless the output
-    is known to be there, the commands start with a line break. ``%``, CR and
-    LF are escaped as the runner reads them; a secret of several lines is also
-    registered line by line, as GitHub's documentation asks.
+    is known to be there, the command starts with a line break. ``%``, CR and
+    LF are escaped, as the runner unescapes them.
     """
-    values = [secret, *(line for line in secret.splitlines() if line != secret and line.strip())]
-    escaped = (
-        value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A") for value in values
-    )
-    commands = "".join(f"::add-mask::{value}\n" for value in escaped)
-    return (commands if at_line_start else "\n" + commands).encode()
+    escaped = secret.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    command = f"::add-mask::{escaped}\n"
+    return (command if at_line_start else "\n" + command).encode()
 
 
 class StdoutMasks:
     """Writes the commands for each secret to ``fd``, a duplicate of the step's real stdout."""
 
     def __init__(self, fd: int, config: pytest.Config) -> None:
-        self.fd = fd
+        self.fd: int | None = fd
         self._config = config
         self._lock = threading.Lock()
 
@@ -67,7 +65,7 @@ class StdoutMasks:
         data = add_mask_commands(secret, at_line_start=self._at_line_start())
         with self._lock:
             try:
-                while data:
+                while data and self.fd is not None:
                     data = data[os.write(self.fd, data) :]
             except OSError:
                 pass  # the step's output is gone: nothing can print the secret there either
@@ -91,8 +89,11 @@ class StdoutMasks:
         return writer.width_of_current_line == 0
 
     def close(self) -> None:
-        """Close the duplicate of the real stdout."""
-        os.close(self.fd)
+        """Close the duplicate of the real stdout; write nothing from now on."""
+        with self._lock:
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
 
     @pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: xdist is not required
     def pytest_configure_node(self, node: Any) -> None:
