@@ -7,6 +7,8 @@ Python) at session end. Both run in a subprocess: they are process state.
 
 from __future__ import annotations
 
+import secrets
+
 import pytest
 
 from tests.leaks import assert_no_secret, server_secrets
@@ -111,6 +113,36 @@ def test_unraisable_exceptions_as_errors_are_masked(
     result = pytester.runpytest_subprocess("-W", "error::pytest.PytestUnraisableExceptionWarning")
     assert "could not revoke xq_" in result.stdout.str() + result.stderr.str()
     assert_no_secret(result, pytester.path, server_secrets(live), masked_in=[])
+
+
+@pytest.mark.parametrize("options", [[], ["-n", "2"]], ids=["plain", "xdist"])
+def test_an_exception_in_a_thread_after_the_last_test_is_masked(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, options: list[str]
+) -> None:
+    token = secrets.token_urlsafe(24)
+    monkeypatch.setenv("X_TWITTER_SCRAPER_API_KEY", token)
+    pytester.makeconftest(
+        """
+        import os
+        import threading
+
+        def fail():
+            raise RuntimeError(f"upload failed for {os.environ['X_TWITTER_SCRAPER_API_KEY']}")
+
+        def pytest_sessionfinish():
+            thread = threading.Thread(target=fail)
+            thread.start()
+            thread.join()
+        """
+    )
+    pytester.makepyfile("def test_nothing():\n    pass\n")
+    result = pytester.runpytest_subprocess(*options)
+    result.assert_outcomes(passed=1)
+    result.stderr.fnmatch_lines(
+        ["*PytestUnhandledThreadExceptionWarning*", "RuntimeError: upload failed for [[]MASKED]"],
+        consecutive=False,
+    )
+    assert_no_secret(result, pytester.path, [token], masked_in=[])
 
 
 @pytest.mark.parametrize("options", [[], ["-p", "no:unraisableexception"]], ids=["plain", "alone"])
