@@ -22,7 +22,7 @@ from pytest_xquik.credentials import (
 from pytest_xquik.masking.ci_runner import runner_masks
 from pytest_xquik.masking.masker import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
-from pytest_xquik.settings import Settings, resolve_settings
+from pytest_xquik.settings import Settings, hide_userinfo, resolve_settings
 
 #: The key of ``workerinput`` that carries the controller's run id to pytest-xdist's workers.
 RUN_ID_INPUT = "xquik_run_id"
@@ -96,7 +96,10 @@ class XquikSession:
                 ledger_directory,
             )
 
-            owner = Owner(settings.base_url, credential_fingerprint(credential.secret))
+            # The URL without its user information: the ledger file holds no secret.
+            owner = Owner(
+                hide_userinfo(settings.base_url), credential_fingerprint(credential.secret)
+            )
             ledger = Ledger(ledger_directory(config), run_id, owner, worker)
         return cls(settings, credential, namer, masker, ledger)
 

@@ -111,3 +111,27 @@ def test_a_bad_base_url_with_user_information_is_reported_without_it(
         ]
     )
     assert password[:8] not in result.stdout.str() + result.stderr.str()
+
+
+def test_in_live_mode_the_user_information_reaches_no_file(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    password = secrets.token_urlsafe(16)
+    base_url = live.base_url.replace("://", f"://deploy:{password}@")
+    pytester.makepyfile(
+        """
+        import pathlib
+        import shutil
+
+        def test_keeps_a_copy_of_the_ledger(xquik_api_key):
+            # The ledger names the service by its URL; a clean run deletes it at the end.
+            (ledger,) = pathlib.Path(".pytest_cache").rglob("*.jsonl")
+            shutil.copy(ledger, "ledger-copy.txt")
+        """
+    )
+    result = pytester.runpytest(f"--xquik-base-url={base_url}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["xquik: mode=live, base URL=http://[[]MASKED]@127.0.0.1:*"])
+    ledger = (pytester.path / "ledger-copy.txt").read_text()
+    assert "http://[MASKED]@127.0.0.1:" in ledger
+    assert_no_secret(result, pytester.path, [password, f"deploy:{password}"], masked_in=[])

@@ -135,8 +135,9 @@ class SecretMasker:
                 for offset in range(first, len(form) - PIECE_LENGTH + 1):
                     self._pieces.setdefault(form[offset : offset + PIECE_LENGTH], (form, offset))
                 self._reach = max(self._reach, len(form))
-        for listener in self.listeners if not known else ():
-            listener(secret)
+        if not known:
+            for listener in self.listeners:
+                listener(secret)
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every secret, and every piece of one, in its masked form."""
