@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal, NamedTuple
 
+import httpx
+
 Kind = Literal["api-key", "bearer", "session"]
 
 #: The environment variables, in the order that decides when several are set.
@@ -17,6 +19,18 @@ CREDENTIAL_VARIABLES: tuple[tuple[str, Kind], ...] = (
     ("XQUIK_BEARER_TOKEN", "bearer"),
     ("XQUIK_SESSION_TOKEN", "session"),
 )
+
+#: Other secrets of an Xquik account that a test environment may hold: a team's own
+#: key, and the credentials of the Xquik SDK (x-twitter-scraper). Never used, always masked.
+OTHER_SECRET_VARIABLES = (
+    "XQUIK_API_KEY",
+    "X_TWITTER_SCRAPER_API_KEY",
+    "X_TWITTER_SCRAPER_BEARER_TOKEN",
+)
+
+#: A value shorter than this in one of those variables is a placeholder, not a secret:
+#: masking it would mask every word like it in the output.
+SHORTEST_SECRET = 8
 
 _DESCRIPTIONS: dict[Kind, str] = {
     "api-key": "an API key sent as x-api-key",
@@ -77,3 +91,18 @@ def missing_credential_message() -> str:
         f"set. Set one of the environment variables {names} (checked in that order), or run "
         "in mock mode (--xquik-mode=mock)."
     )
+
+
+def visible_secrets(environ: Mapping[str, str], base_url: str) -> list[str]:
+    """Every secret the plugin can see, besides its keys, in mock and live mode alike.
+
+    The management credentials and the other secrets of the account present in
+    ``environ``, and the user information of ``base_url``: the whole
+    ``user:password``, and the password (or a user name without one: a token).
+    Values shorter than :data:`SHORTEST_SECRET` are left out.
+    """
+    names = [variable for variable, _ in CREDENTIAL_VARIABLES] + list(OTHER_SECRET_VARIABLES)
+    found = [environ.get(name, "").strip() for name in names]
+    url = httpx.URL(base_url)
+    found += [url.userinfo.decode("ascii"), url.password or url.username]
+    return [value for value in found if len(value) >= SHORTEST_SECRET]

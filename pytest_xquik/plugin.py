@@ -35,9 +35,10 @@ from pytest_xquik.markers import (
     wrong_marker,
     xquik_options,
 )
+from pytest_xquik.masking.process import ProcessRedaction
 from pytest_xquik.masking.redaction import REDACTION, Redaction
 from pytest_xquik.session import RUN_ID_INPUT, XquikSession
-from pytest_xquik.settings import add_options
+from pytest_xquik.settings import add_options, hide_userinfo
 
 if TYPE_CHECKING:
     from pytest_xquik.live.sweeper import RunSummary
@@ -104,6 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     # find the masker by, and pytest_sessionfinish is needed twice (a wrapper
     # here, a trylast check below): a plugin object of this session holds them.
     config.pluginmanager.register(_RedactionHooks(redaction, config), "xquik-redaction")
+    config.pluginmanager.register(ProcessRedaction(redaction, config), "xquik-process-redaction")
     register_markers(config)
     if config.pluginmanager.has_plugin("xdist"):
         config.pluginmanager.register(_XdistHooks(session.namer.run_id), "xquik-xdist")
@@ -165,7 +167,7 @@ def pytest_report_header(config: pytest.Config) -> str:
     settings = session.settings
     credential = "none (the mock's own)" if session.is_mock else session.credential.describe()
     return (
-        f"xquik: mode={settings.mode}, base URL={settings.base_url}, "
+        f"xquik: mode={settings.mode}, base URL={hide_userinfo(settings.base_url)}, "
         f"credential={credential}, key names={settings.key_name_prefix} {session.namer.run_id}-*"
     )
 

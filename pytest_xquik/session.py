@@ -17,10 +17,12 @@ from pytest_xquik.credentials import (
     ManagementCredential,
     credential_from_env,
     missing_credential_message,
+    visible_secrets,
 )
+from pytest_xquik.masking.ci_runner import runner_masks
 from pytest_xquik.masking.masker import SecretMasker
 from pytest_xquik.naming import KeyNamer, new_run_id
-from pytest_xquik.settings import Settings, resolve_settings
+from pytest_xquik.settings import Settings, hide_userinfo, resolve_settings
 
 #: The key of ``workerinput`` that carries the controller's run id to pytest-xdist's workers.
 RUN_ID_INPUT = "xquik_run_id"
@@ -84,6 +86,11 @@ class XquikSession:
         worker = workerinput["workerid"] if workerinput else None
         namer = KeyNamer(settings.key_name_prefix, run_id, worker)
         masker = SecretMasker(backstop=settings.mask_key_pattern)
+        add_mask = runner_masks(config, settings.github_add_mask)
+        if add_mask is not None:  # first: the runner learns every secret the masker does
+            masker.listeners.append(add_mask)
+        for secret in visible_secrets(os.environ, settings.base_url):
+            masker.register(secret)
         ledger = None
         if credential is not None:  # live mode keeps a ledger of its keys
             from pytest_xquik.live.ledger import (
@@ -93,7 +100,10 @@ class XquikSession:
                 ledger_directory,
             )
 
-            owner = Owner(settings.base_url, credential_fingerprint(credential.secret))
+            # The URL without its user information: the ledger file holds no secret.
+            owner = Owner(
+                hide_userinfo(settings.base_url), credential_fingerprint(credential.secret)
+            )
             ledger = Ledger(ledger_directory(config), run_id, owner, worker)
         return cls(settings, credential, namer, masker, ledger, is_worker=worker is not None)
 

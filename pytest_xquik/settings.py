@@ -34,6 +34,11 @@ class Option(NamedTuple):
         return self.ini
 
 
+def hide_userinfo(url: str) -> str:
+    """``url`` with its user information (``user:password@``) masked, parsed or not."""
+    return re.sub(r"(?<=//).*@", "[MASKED]@", url, count=1, flags=re.DOTALL)
+
+
 def _one_of(*allowed: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value in allowed:
@@ -47,7 +52,9 @@ def _base_url(value: str) -> str:
     try:
         url = httpx.URL(value)
     except httpx.InvalidURL as error:
-        raise ValueError(f"expected an http(s) URL ({error})") from None
+        # httpx's reason may quote a piece of the user information (a password with a "/").
+        reason = "" if "@" in value else f" ({error})"
+        raise ValueError(f"expected an http(s) URL{reason}") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise ValueError("expected an http:// or https:// URL with a host")
     if url.query or url.fragment:
@@ -217,6 +224,13 @@ OPTIONS: dict[str, Option] = {
         "the account (session cookie, API key, bearer token), or only the 'session' cookie "
         "(as the August 2026 OpenAPI says).",
     ),
+    "github_add_mask": Option(
+        ini="xquik_github_add_mask",
+        default="true",
+        parse=_boolean,
+        help="On GitHub Actions (GITHUB_ACTIONS=true), register every secret with the runner "
+        "(::add-mask::), so that the job log masks it wherever it is printed (default true).",
+    ),
 }
 
 
@@ -237,6 +251,7 @@ class Settings(NamedTuple):
     sweep_on_start: bool
     sweep_older_than: float
     mock_management_auth: ManagementAuth
+    github_add_mask: bool
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -279,7 +294,8 @@ def resolve_settings(config: pytest.Config, environ: Mapping[str, str] = os.envi
             values[field] = option.parse(raw)
         except ValueError as error:
             raise pytest.UsageError(
-                f"pytest-xquik: {option.ini} = {raw!r} (from {source}) is not valid: {error}."
+                f"pytest-xquik: {option.ini} = {hide_userinfo(raw)!r} (from {source}) is not "
+                f"valid: {error}."
             ) from None
     return Settings(**values)
 

@@ -14,7 +14,8 @@ pytest_plugins = ["pytester"]
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No XQUIK_* variable of the developer's shell reaches a test run."""
+    """No XQUIK_* variable of the developer's shell, nor CI's GITHUB_ACTIONS, reaches a test run."""
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     for name in list(os.environ):
         if name.startswith("XQUIK_") or name.startswith("X_TWITTER_SCRAPER_"):
             monkeypatch.delenv(name)

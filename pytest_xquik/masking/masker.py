@@ -28,6 +28,7 @@ import json
 import re
 import string
 import threading
+from collections.abc import Callable
 from itertools import compress
 from operator import is_
 from urllib.parse import quote, quote_plus
@@ -106,6 +107,8 @@ class SecretMasker:
         # key, no registered secret (a progress dot, a short terminal write).
         self._shortest = PIECE_LENGTH + len("…")
         self._lock = threading.Lock()
+        #: Called with each newly registered secret, once it is masked (a CI runner's mask).
+        self.listeners: list[Callable[[str], None]] = []
 
     def register(self, secret: str) -> None:
         """Mask ``secret`` from now on in everything :meth:`mask` sees."""
@@ -113,6 +116,7 @@ class SecretMasker:
         if not secret:
             return
         with self._lock:
+            known = secret in self._keys or secret in self._others
             if _KEY_FORMAT.fullmatch(secret):
                 forms = {secret}
                 self._keys[secret] = masked_form(secret)
@@ -131,6 +135,9 @@ class SecretMasker:
                 for offset in range(first, len(form) - PIECE_LENGTH + 1):
                     self._pieces.setdefault(form[offset : offset + PIECE_LENGTH], (form, offset))
                 self._reach = max(self._reach, len(form))
+        if not known:
+            for listener in self.listeners:
+                listener(secret)
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every secret, and every piece of one, in its masked form."""
