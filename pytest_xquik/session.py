@@ -145,9 +145,23 @@ class XquikSession:
     def admin(self) -> XquikAdmin:
         """The management client, built on first use."""
         from pytest_xquik.api.admin import XquikAdmin
+        from pytest_xquik.api.unrecorded import DirectTransport, HandlerTransport, UnrecordedClient
 
+        # Past every recorder and mock of httpx (see api.unrecorded): straight to the fake API
+        # in mock mode, over a connection of its own in live mode.
+        transport: httpx.BaseTransport = (
+            HandlerTransport(self.fake.handle)
+            if self.is_mock
+            else DirectTransport(self._ssl_context)
+        )
+        client = UnrecordedClient(
+            transport,
+            base_url=self.settings.base_url,
+            headers=self.credential.headers,
+            timeout=self.settings.timeout,
+        )
         return XquikAdmin(
-            httpx.Client(**self.client_options(self.credential.headers)),
+            client,
             self.credential,
             self.namer,
             self.masker,

@@ -6,7 +6,7 @@ import builtins
 import json
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -28,6 +28,14 @@ _EXCERPT_LENGTH = 200
 logger = logging.getLogger("pytest_xquik")
 
 
+class HttpClient(Protocol):
+    """What the management client needs of its HTTP client (``httpx.Client`` has it)."""
+
+    def request(self, method: str, url: str, *, json: Any = None) -> httpx.Response: ...
+
+    def close(self) -> None: ...
+
+
 class XquikAdmin:
     """The management client the fixtures use, authenticated as the management credential.
 
@@ -42,7 +50,7 @@ class XquikAdmin:
 
     def __init__(
         self,
-        client: httpx.Client,
+        client: HttpClient,
         credential: ManagementCredential,
         namer: KeyNamer,
         masker: SecretMasker,
