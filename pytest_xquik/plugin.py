@@ -31,6 +31,7 @@ from pytest_xquik.markers import (
     wrong_marker,
     xquik_options,
 )
+from pytest_xquik.masking.cassettes import CassetteMasking
 from pytest_xquik.masking.redaction import REDACTION, Redaction
 from pytest_xquik.session import XquikSession
 from pytest_xquik.settings import add_options
@@ -98,6 +99,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # find the masker by, and pytest_sessionfinish is needed twice (a wrapper
     # here, a trylast check below): a plugin object of this session holds them.
     config.pluginmanager.register(_RedactionHooks(redaction, config), "xquik-redaction")
+    cassettes = CassetteMasking(session.masker)
+    cassettes.install()
+    config.pluginmanager.register(cassettes, "xquik-cassettes")
     register_markers(config)
     if config.pluginmanager.has_plugin("asyncio"):
         config.pluginmanager.import_plugin("pytest_xquik.aio_asyncio")
