@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from importlib.abc import Loader, MetaPathFinder
-from importlib.machinery import ModuleSpec
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pytest_xquik.masking.masker import SecretMasker
+
+if TYPE_CHECKING:  # importlib.abc costs a run that never uses vcrpy 2 ms to import
+    from importlib.abc import Loader
+    from importlib.machinery import ModuleSpec
 
 _CASSETTE_MODULE = "vcr.cassette"
 
@@ -103,7 +105,7 @@ class CassetteMasking:
         self._patched = (cassette_class, original)
 
 
-class _AfterImport(MetaPathFinder):
+class _AfterImport:
     """Calls ``then(module)`` right after the module ``name`` is first imported."""
 
     def __init__(self, name: str, then: Callable[[ModuleType], None]) -> None:
@@ -122,12 +124,12 @@ class _AfterImport(MetaPathFinder):
                 find_spec(fullname, path, target) if find_spec is not None else None
             )
             if spec is not None and spec.loader is not None:
-                spec.loader = _ThenLoader(spec.loader, self._then)
+                spec.loader = cast("Loader", _ThenLoader(spec.loader, self._then))
                 return spec
         return None
 
 
-class _ThenLoader(Loader):
+class _ThenLoader:
     """A module's loader, followed by ``then(module)``."""
 
     def __init__(self, loader: Loader, then: Callable[[ModuleType], None]) -> None:
