@@ -223,10 +223,29 @@ def live_secrets(live: XquikServer, directory: Path) -> set[str]:
     return keys | credentials | remembered(directory)
 
 
+def record_live(pytester: pytest.Pytester, live: XquikServer, *options: str) -> None:
+    """Record the suite in live mode (sweeping at start), and search its cassettes."""
+    result = pytester.runpytest_subprocess("-o", "xquik_sweep_on_start=true", *options)
+    result.assert_outcomes(passed=10, skipped=2)
+    result.stdout.fnmatch_lines(["*run *: 18 key(s) created, 18 revoked, 0 leaked"])
+    assert live.scratch_keys(active=True) == []
+    assert_cassettes_hold_no_secret(pytester.path, live_secrets(live, pytester.path))
+
+
+def record_mock(pytester: pytest.Pytester, *options: str) -> None:
+    """Record the suite in mock mode, and search its cassettes (the mock's answers too)."""
+    pytester.runpytest_subprocess(*options).assert_outcomes(passed=12)
+    files = assert_cassettes_hold_no_secret(pytester.path, remembered(pytester.path))
+    echoed = files["cassettes/test_recorded/test_the_fakes_answers.yaml"]
+    assert '"yours"' in echoed, echoed
+    assert "[MASKED]" in echoed, echoed
+
+
+# With the replay tests below (once, API key, one process; mock mode, once, one
+# process), every record mode, credential kind and -n 2 are recorded.
 @pytest.mark.parametrize(
     ("record_mode", "credential", "xdist"),
     [
-        ("once", "api-key", []),
         ("once", "bearer", ["-n", "2"]),
         ("once", "session", []),
         ("all", "api-key", ["-n", "2"]),
@@ -244,52 +263,38 @@ def test_live_cassettes_hold_the_users_requests_and_no_secret(
 ) -> None:
     credential_env(monkeypatch, live, credential)
     write_suite(pytester, live.base_url)
-    result = pytester.runpytest_subprocess(
-        f"--record-mode={record_mode}", "-o", "xquik_sweep_on_start=true", *xdist
-    )
-    result.assert_outcomes(passed=10, skipped=2)
-    result.stdout.fnmatch_lines(["*run *: 18 key(s) created, 18 revoked, 0 leaked"])
-    assert live.scratch_keys(active=True) == []
-    assert_cassettes_hold_no_secret(pytester.path, live_secrets(live, pytester.path))
+    record_live(pytester, live, f"--record-mode={record_mode}", *xdist)
 
 
-@pytest.mark.parametrize(("record_mode", "xdist"), [("once", []), ("all", ["-n", "2"])])
-def test_mock_cassettes_hold_the_users_requests_and_no_secret(
-    pytester: pytest.Pytester, record_mode: str, xdist: list[str]
-) -> None:
+def test_mock_cassettes_hold_the_users_requests_and_no_secret(pytester: pytest.Pytester) -> None:
     write_suite(pytester, MOCK_BASE_URL)
-    result = pytester.runpytest_subprocess(f"--record-mode={record_mode}", *xdist)
-    result.assert_outcomes(passed=12)
-    files = assert_cassettes_hold_no_secret(pytester.path, remembered(pytester.path))
-    echoed = files["cassettes/test_recorded/test_the_fakes_answers.yaml"]
-    assert '"yours"' in echoed, echoed
-    assert "[MASKED]" in echoed, echoed
+    record_mock(pytester, "--record-mode=all", "-n", "2")
 
 
 def test_a_live_recording_replays_with_new_keys(
     pytester: pytest.Pytester, live: XquikServer
 ) -> None:
     write_suite(pytester, live.base_url)
-    pytester.runpytest_subprocess("--record-mode=once").assert_outcomes(passed=10, skipped=2)
-    recorded = set(cassettes(pytester.path))
+    record_live(pytester, live, "--record-mode=once")
+    recorded = cassettes(pytester.path)
     served = len(live.requests)
 
     # New keys, the same cassettes: the requests match on method and URL, not the key.
     result = pytester.runpytest_subprocess("--record-mode=none")
     result.assert_outcomes(passed=10, skipped=2)
-    assert set(cassettes(pytester.path)) == recorded
+    assert cassettes(pytester.path) == recorded
     replayed = [path for _, path in live.requests[served:]]
     assert replayed, "the replay made no key"
     assert all("/api-keys" in path for path in replayed), replayed
     assert live.scratch_keys(active=True) == []
-    assert_cassettes_hold_no_secret(pytester.path, live_secrets(live, pytester.path))
 
 
 def test_a_mock_recording_replays(pytester: pytest.Pytester) -> None:
     write_suite(pytester, MOCK_BASE_URL)
-    pytester.runpytest_subprocess("--record-mode=once").assert_outcomes(passed=12)
+    record_mock(pytester, "--record-mode=once")
+    recorded = cassettes(pytester.path)
     pytester.runpytest_subprocess("--record-mode=none").assert_outcomes(passed=12)
-    assert_cassettes_hold_no_secret(pytester.path, remembered(pytester.path))
+    assert cassettes(pytester.path) == recorded
 
 
 def test_vcrpy_imported_before_the_plugin_starts_is_masked_too(
