@@ -49,9 +49,13 @@ class UnrecordedClient:
         # Builds the requests only; trust_env=False: no proxy transports to build.
         self._builder = httpx.Client(transport=transport, trust_env=False, **options)
 
-    def request(self, method: str, url: str, *, json: Any = None) -> httpx.Response:
-        """Send one request and return its answer, body read."""
-        request = self._builder.build_request(method, url, json=json)
+    def request(self, method: str, url: str, **options: Any) -> httpx.Response:
+        """Send one request and return its answer, body read.
+
+        ``options`` are those of ``httpx.Client.build_request`` (``json``,
+        ``params``, ``headers``, ``timeout``, ...).
+        """
+        request = self._builder.build_request(method, url, **options)
         response = self._transport.handle_request(request)
         try:
             response.read()
