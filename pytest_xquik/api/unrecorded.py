@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -84,14 +85,27 @@ class DirectTransport(httpx.BaseTransport):
 
     Requests are sent one at a time (the fixtures' calls from worker threads
     of async tests wait their turn), which keeps the process at one
-    connection to the service.
+    connection to the service. With a ``proxy`` (see :func:`environment_proxy`),
+    the connection goes through it, as httpx's own would.
     """
 
-    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, ssl_context: ssl.SSLContext, proxy: httpx.Proxy | None = None) -> None:
         self._ssl_context = ssl_context
         self._backend = httpcore.SyncBackend()
-        self._connection: httpcore.HTTP11Connection | None = None
+        self._connection: httpcore.ConnectionInterface | None = None
         self._lock = threading.Lock()
+        self._proxy: httpcore.HTTPProxy | None = None
+        if proxy is not None:  # only its connections are used: a pool never sends here
+            url = proxy.url
+            self._proxy = httpcore.HTTPProxy(
+                proxy_url=httpcore.URL(
+                    scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path
+                ),
+                proxy_auth=proxy.raw_auth,
+                proxy_headers=proxy.headers.raw,
+                ssl_context=ssl_context,
+                keepalive_expiry=_KEEPALIVE_EXPIRY,
+            )
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -128,7 +142,7 @@ class DirectTransport(httpx.BaseTransport):
 
     def _connection_to(
         self, origin: httpcore.Origin, timeout: float | None
-    ) -> httpcore.HTTP11Connection:
+    ) -> httpcore.ConnectionInterface:
         connection = self._connection
         if (
             connection is not None
@@ -140,6 +154,9 @@ class DirectTransport(httpx.BaseTransport):
         if connection is not None:
             connection.close()
             self._connection = None
+        if self._proxy is not None:  # connects (and tunnels) on its first request
+            self._connection = self._proxy.create_connection(origin)
+            return self._connection
         host = origin.host.decode("ascii")
         stream = self._backend.connect_tcp(host, origin.port, timeout=timeout)
         if origin.scheme == b"https":
@@ -152,6 +169,19 @@ class DirectTransport(httpx.BaseTransport):
             origin, stream, keepalive_expiry=_KEEPALIVE_EXPIRY
         )
         return self._connection
+
+
+def environment_proxy(url: str) -> httpx.Proxy | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``ALL_PROXY``, ...).
+
+    ``None`` when there is none, or ``NO_PROXY`` leaves ``url`` out.
+    """
+    target = httpx.URL(url)
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(target.scheme) or proxies.get("all")
+    if not proxy or urllib.request.proxy_bypass(target.host):
+        return None
+    return httpx.Proxy(proxy if "://" in proxy else f"http://{proxy}")
 
 
 @contextmanager
