@@ -9,17 +9,18 @@ mocks of httpx hook it at one of three levels, by patching a class attribute:
   ``Client._transport_for_url``);
 - httpx's transport classes (vcrpy 8.5 and later patch ``handle_request`` of
   ``HTTPTransport`` and ``MockTransport``, pytest-httpx of ``HTTPTransport``);
-- httpcore's connection pool and connection (vcrpy 8.0 to 8.4 patch
+- httpcore's connection pool and connection (vcrpy 8.0 patches
   ``ConnectionPool.handle_request``, respx that and ``HTTPConnection``'s).
 
 :class:`UnrecordedClient` takes none of these paths: it builds requests with an
 ``httpx.Client`` (base URL, headers, timeouts, exactly as before) but hands
 them straight to a transport of its own class, never to ``Client.send``. In
 live mode that transport (:class:`DirectTransport`) speaks HTTP/1.1 through
-httpcore's ``HTTP11Connection`` on one keep-alive socket it opens itself; in
-mock mode (:class:`HandlerTransport`) it calls the fake API's handler. So a
-cassette never holds the plugin's own traffic, and no mock of the code under
-test answers it, whatever the order in which they were started.
+httpcore's ``HTTP11Connection`` on one keep-alive socket it opens itself (or
+through one connection of httpcore's proxy, behind a proxy); in mock mode
+(:class:`HandlerTransport`) it calls the fake API's handler. So a cassette
+never holds the plugin's own traffic, and no mock of the code under test
+answers it, whatever the order in which they were started.
 """
 
 from __future__ import annotations
