@@ -35,6 +35,7 @@ from pytest_xquik.markers import (
     wrong_marker,
     xquik_options,
 )
+from pytest_xquik.masking.cassettes import CassetteMasking
 from pytest_xquik.masking.process import ProcessRedaction
 from pytest_xquik.masking.redaction import REDACTION, Redaction
 from pytest_xquik.session import RUN_ID_INPUT, XquikSession
@@ -106,6 +107,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # here, a trylast check below): a plugin object of this session holds them.
     config.pluginmanager.register(_RedactionHooks(redaction, config), "xquik-redaction")
     config.pluginmanager.register(ProcessRedaction(redaction, config), "xquik-process-redaction")
+    cassettes = CassetteMasking(session.masker)
+    cassettes.install()
+    config.pluginmanager.register(cassettes, "xquik-cassettes")
     register_markers(config)
     if config.pluginmanager.has_plugin("xdist"):
         config.pluginmanager.register(_XdistHooks(session.namer.run_id), "xquik-xdist")

@@ -167,9 +167,29 @@ class XquikSession:
     def admin(self) -> XquikAdmin:
         """The management client, built on first use."""
         from pytest_xquik.api.admin import XquikAdmin
+        from pytest_xquik.api.unrecorded import (
+            DirectTransport,
+            HandlerTransport,
+            UnrecordedClient,
+            environment_proxy,
+        )
 
+        # Past every recorder and mock of httpx (see api.unrecorded): straight to the fake API
+        # in mock mode, over a connection of its own in live mode.
+        transport: httpx.BaseTransport
+        if self.is_mock:
+            transport = HandlerTransport(self.fake.handle)
+        else:
+            proxy = environment_proxy(self.settings.base_url)
+            transport = DirectTransport(self._ssl_context, proxy)
+        client = UnrecordedClient(
+            transport,
+            base_url=self.settings.base_url,
+            headers=self.credential.headers,
+            timeout=self.settings.timeout,
+        )
         return XquikAdmin(
-            httpx.Client(**self.client_options(self.credential.headers)),
+            client,
             self.credential,
             self.namer,
             self.masker,

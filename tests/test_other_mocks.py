@@ -111,6 +111,29 @@ def test_beside_httpx_mock_live_keys_are_still_created_and_revoked(
     assert live.scratch_keys(active=True) == []
 
 
+def test_beside_respx_mock_live_keys_are_created_and_revoked_on_the_service(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    """respx patches httpcore; the management client goes past it (see ``api.unrecorded``)."""
+    pytester.makepyfile(
+        """
+        import httpx
+        import pytest
+
+        def test_respx_requested_first(respx_mock, xquik_api_key):
+            respx_mock.get("https://other.example/items").respond(json={"items": [1]})
+            assert httpx.get("https://other.example/items").json() == {"items": [1]}
+
+        @pytest.mark.respx(assert_all_mocked=False)
+        def test_respx_answering_everything_requested_last(xquik_api_key, respx_mock):
+            assert httpx.get("https://other.example/unmocked").status_code == 200
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=2)
+    assert len(live.scratch_keys()) == 2
+    assert live.scratch_keys(active=True) == []
+
+
 def test_the_tests_own_httpx_mock_options_are_kept(
     pytester: pytest.Pytester, xquik_server: XquikServer
 ) -> None:

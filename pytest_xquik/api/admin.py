@@ -7,7 +7,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -33,6 +33,17 @@ _EXCERPT_LENGTH = 200
 logger = logging.getLogger("pytest_xquik")
 
 
+class HttpClient(Protocol):
+    """What the management client needs of its HTTP client (``httpx.Client`` has it)."""
+
+    @property
+    def base_url(self) -> httpx.URL: ...
+
+    def request(self, method: str, url: str, *, json: Any = None) -> httpx.Response: ...
+
+    def close(self) -> None: ...
+
+
 class XquikAdmin:
     """The management client the fixtures use, authenticated as the management credential.
 
@@ -49,7 +60,7 @@ class XquikAdmin:
 
     def __init__(
         self,
-        client: httpx.Client,
+        client: HttpClient,
         credential: ManagementCredential,
         namer: KeyNamer,
         masker: SecretMasker,

@@ -1,9 +1,9 @@
 """Living beside pytest-httpx: the base URL stays the plugin's, every other host httpx_mock's.
 
 pytest-httpx's ``httpx_mock`` patches httpx's transports above respx, so
-without help it would answer (or refuse) the requests meant for Xquik: the
-fixtures' own management calls in live mode, and the code under test's calls
-to the fake in mock mode. For each test that uses both, the plugin adds an
+without help it would answer (or refuse) the code under test's requests meant
+for Xquik (the fixtures' own management calls never pass through it: see
+:mod:`pytest_xquik.api.unrecorded`). For each test that uses both, the plugin adds an
 ``httpx_mock(should_mock=...)`` marker, closest to the test, that keeps
 whatever the test's own ``httpx_mock`` markers say for other hosts and leaves
 the base URL to pytest-xquik. (respx's ``respx_mock`` needs no help: see
