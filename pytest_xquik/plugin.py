@@ -122,6 +122,16 @@ class _RedactionHooks:
         self._redaction.redact_report(report)
 
     @pytest.hookimpl(wrapper=True)
+    def pytest_report_to_serializable(
+        self,
+    ) -> Generator[None, dict[str, Any] | None, dict[str, Any] | None]:
+        data = yield
+        # An xdist worker's serialized reports go to the controller, node ids intact.
+        if data is None or hasattr(self._config, "workerinput"):
+            return data
+        return self._redaction.mask_serialized_report(data)
+
+    @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self) -> Generator[None, None, None]:
         try:
             yield

@@ -288,6 +288,15 @@ class Redaction:
             if masked is not value:
                 attributes[name] = masked
 
+    def mask_serialized_report(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A copy of a serialized report with its node id, location and keywords masked too.
+
+        For what writes serialized reports out as each test ends (pytest-reportlog);
+        the rest of the report is already masked.
+        """
+        masked: dict[str, Any] = mask_value(data, self.masker)
+        return masked
+
     def _redact(self, value: Any, seen: set[int]) -> Any:
         """``value`` masked: strings replaced, lists, dicts and pytest's report objects in place.
 
@@ -382,7 +391,8 @@ def _mask_file(file: Path, masker: SecretMasker) -> None:
             stream.write(masked)
 
 
-#: What identifies a report (or holds live nodes): never masked.
-_REPORT_IDENTITY = frozenset({"nodeid", "location", "keywords", "result"})
+#: What identifies a report (``_id`` holds the node id since pytest 9), or holds the
+#: collected nodes: never masked.
+_REPORT_IDENTITY = frozenset({"nodeid", "_id", "location", "keywords", "result"})
 
 REDACTION = pytest.StashKey[Redaction]()
