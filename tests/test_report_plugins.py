@@ -187,19 +187,27 @@ def test_compares(raw_key):
 """
 
 
-def test_the_debug_trace_shows_masked_keys(pytester: pytest.Pytester, live: XquikServer) -> None:
+@pytest.mark.parametrize("switch", ["--debug", "PYTEST_DEBUG"])
+def test_the_debug_trace_shows_masked_keys(
+    pytester: pytest.Pytester, live: XquikServer, monkeypatch: pytest.MonkeyPatch, switch: str
+) -> None:
     pytester.makepyfile(DEBUGGED)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--debug")
+    if switch == "PYTEST_DEBUG":  # the trace goes to stderr
+        monkeypatch.setenv("PYTEST_DEBUG", "1")
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+        trace = "stderr"
+    else:
+        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--debug")
+        trace = "pytestdebug.log"
     result.assert_outcomes(failed=1)
-    trace = (pytester.path / "pytestdebug.log").read_text(encoding="utf-8")
-    assert "pytest_assertrepr_compare" in trace
-    assert_no_secret(
+    outputs = assert_no_secret(
         result,
         pytester.path,
         server_secrets(live),
-        masked_in=["stdout", "pytestdebug.log"],
+        masked_in=["stdout", trace],
         run_length=PIECE_LENGTH,
     )
+    assert "pytest_assertrepr_compare" in outputs[trace]
 
 
 PARAMETRIZED_FIXTURES = """
@@ -270,3 +278,27 @@ def test_node_ids_stay_as_they_are(pytester: pytest.Pytester, team_key: str) -> 
     result.stdout.fnmatch_lines(
         ["run-last-failure: rerun previous 1 failure*", "*::test_fails[[]xq_*[[]MASKED]] FAILED*"]
     )
+
+
+def test_what_a_test_attached_to_its_report_stays_unmasked_for_the_test(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    """Reports are masked on copies: the objects a test recorded are left as they are."""
+    pytester.makepyfile(
+        """
+        SETTINGS = {"keys": []}
+
+        def test_records(xquik_api_key, record_property):
+            SETTINGS["keys"].append(str(xquik_api_key.full_key))
+            record_property("settings", SETTINGS)
+
+        def test_reads_them_back():
+            [key] = SETTINGS["keys"]
+            assert "[MASKED]" not in key
+        """
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--json-report", "--json-report-file=report.json"
+    )
+    result.assert_outcomes(passed=2)
+    assert_no_secret(result, pytester.path, server_secrets(live), masked_in=["report.json"])

@@ -282,9 +282,9 @@ class Redaction:
         """
         attributes = vars(report)
         for name, value in attributes.items():
-            if name in _REPORT_IDENTITY or value is None or isinstance(value, (int, float)):
-                continue
-            masked = self._redact(value, set())
+            if name in _LEFT_AS_IS or not value or isinstance(value, (int, float)):
+                continue  # the usual passing test has only these, and empty lists
+            masked = self._redact(value, {})
             if masked is not value:
                 attributes[name] = masked
 
@@ -297,41 +297,51 @@ class Redaction:
         masked: dict[str, Any] = mask_value(data, self.masker)
         return masked
 
-    def _redact(self, value: Any, seen: set[int]) -> Any:
-        """``value`` masked: strings replaced, lists, dicts and pytest's report objects in place.
+    def _redact(self, value: Any, memo: dict[int, Any]) -> Any:
+        """``value`` masked: pytest's report objects in place, anything else copied.
 
-        Tuples, sets and dataclasses are copied if they hold a secret; any other
-        object whose ``str()`` holds one becomes that text, masked (it is how
+        Strings, lists, tuples, dicts, sets, bytes and dataclasses that hold a
+        secret are copied (an object a test still uses is never changed); any
+        other object whose ``str()`` holds one becomes that text, masked (as
         report plugins write an object they cannot serialize).
         """
         if isinstance(value, str):
             return self.masker.mask(value)
-        if value is None or isinstance(value, (int, float)) or id(value) in seen:
+        if value is None or isinstance(value, (int, float)):
             return value
-        seen.add(id(value))
-        if isinstance(value, list):
-            value[:] = [self._redact(element, seen) for element in value]
-        elif isinstance(value, dict):
-            items = [(self._redact(k, seen), self._redact(v, seen)) for k, v in value.items()]
-            value.clear()
-            value.update(items)
-        elif isinstance(value, tuple):
-            elements = [self._redact(element, seen) for element in value]
-            return type(value)(*elements) if hasattr(value, "_fields") else tuple(elements)
-        elif hasattr(value, "toterminal") and hasattr(value, "__dict__"):
+        if id(value) in memo:
+            return memo[id(value)]
+        memo[id(value)] = value  # a cycle comes back to the original
+        memo[id(value)] = result = self._redact_object(value, memo)
+        return result
+
+    def _redact_object(self, value: Any, memo: dict[int, Any]) -> Any:
+        if hasattr(value, "toterminal") and hasattr(value, "__dict__"):
             # pytest's TerminalRepr objects (tracebacks, entries, locals, file
             # locations, fixture errors): plain attributes, masked in place.
             for name, attribute in vars(value).items():
-                setattr(value, name, self._redact(attribute, seen))
-        else:
-            masked = mask_value(value, self.masker)  # bytes, sets, dataclasses
-            if masked is not value:
-                return masked
-            text = str(value)
-            masked_text = self.masker.mask(text)
-            if masked_text != text:
-                return masked_text
-        return value
+                setattr(value, name, self._redact(attribute, memo))
+            return value
+        if isinstance(value, (list, tuple)):
+            elements = [self._redact(element, memo) for element in value]
+            if all(new is old for new, old in zip(elements, value, strict=True)):
+                return value
+            if isinstance(value, list):
+                return elements
+            return type(value)(*elements) if hasattr(value, "_fields") else tuple(elements)
+        if isinstance(value, dict):
+            pairs = list(value.items())
+            items = [(self._redact(k, memo), self._redact(v, memo)) for k, v in pairs]
+            unchanged = zip(items, pairs, strict=True)
+            if all(k is old_k and v is old_v for (k, v), (old_k, old_v) in unchanged):
+                return value
+            return dict(items)
+        masked = mask_value(value, self.masker)  # bytes, sets, dataclasses
+        if masked is not value:
+            return masked
+        text = str(value)
+        masked_text = self.masker.mask(text)
+        return value if masked_text == text else masked_text
 
     def redact_warning(self, warning_message: warnings.WarningMessage) -> None:
         """Mask a warning in place, before pytest (or pytest-xdist) records its text."""
@@ -352,10 +362,10 @@ class Redaction:
         if id(error) in seen:
             return
         seen.add(id(error))
-        error.args = tuple(self._redact(arg, set()) for arg in error.args)
+        error.args = tuple(self._redact(arg, {}) for arg in error.args)
         notes = getattr(error, "__notes__", None)
         if isinstance(notes, list):
-            notes[:] = [self._redact(note, set()) for note in notes]
+            notes[:] = [self._redact(note, {}) for note in notes]
         for linked in (*getattr(error, "exceptions", ()), error.__cause__, error.__context__):
             if isinstance(linked, BaseException):
                 self.redact_exception(linked, seen)
@@ -391,8 +401,8 @@ def _mask_file(file: Path, masker: SecretMasker) -> None:
             stream.write(masked)
 
 
-#: What identifies a report (``_id`` holds the node id since pytest 9), or holds the
-#: collected nodes: never masked.
-_REPORT_IDENTITY = frozenset({"nodeid", "_id", "location", "keywords", "result"})
+#: The report attributes never masked: what identifies a report (``_id`` holds the
+#: node id since pytest 9), a collection report's collected nodes, and pytest's own words.
+_LEFT_AS_IS = frozenset({"nodeid", "_id", "location", "keywords", "result", "outcome", "when"})
 
 REDACTION = pytest.StashKey[Redaction]()
