@@ -14,6 +14,7 @@ format the plugin never created, in a test id (the backstop).
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import re
 import secrets
@@ -302,3 +303,19 @@ def test_what_a_test_attached_to_its_report_stays_unmasked_for_the_test(
     )
     result.assert_outcomes(passed=2)
     assert_no_secret(result, pytester.path, server_secrets(live), masked_in=["report.json"])
+
+
+def test_a_compressed_report_log_is_masked_too(pytester: pytest.Pytester, team_key: str) -> None:
+    pytester.makepyfile(PARAMETRIZED_FIXTURES)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--report-log=report.jsonl.gz")
+    result.assert_outcomes(passed=1)
+    text = gzip.decompress((pytester.path / "report.jsonl.gz").read_bytes()).decode("utf-8")
+    assert "test_uses_the_keys" in text
+    assert_no_secret(
+        result,
+        pytester.path,
+        [team_key],
+        masked_in=["report.jsonl.gz (decompressed)"],
+        run_length=PIECE_LENGTH,
+        extra_outputs={"report.jsonl.gz (decompressed)": text},
+    )

@@ -19,9 +19,10 @@ channel:
   Ctrl-C) are masked in place before Python prints them;
 - whatever pytest writes to the terminal goes through a masking stream, and
   so does ``--log-file`` and pytest's debug trace (``--debug``,
-  ``PYTEST_DEBUG``); the report files that hold node ids (JUnit XML,
-  pytest-html, pytest-json-report, pytest-reportlog) are masked once written,
-  so that node ids themselves stay as they are;
+  ``PYTEST_DEBUG``); node ids themselves stay as they are, so the report
+  files that hold them (JUnit XML, pytest-html, pytest-json-report) are
+  masked once written, and a report serialized outside an xdist worker
+  (pytest-reportlog's lines) is masked whole;
 - key-format strings in collected test ids and parameters are registered, so
   that the pieces pytest leaves when it cuts one short (``--setup-show``) are
   masked too.
@@ -32,19 +33,15 @@ that its code never logs a key.
 
 from __future__ import annotations
 
-import bz2
 import copy
 import dataclasses
-import gzip
 import logging
-import lzma
 import os
 import re
 import sys
 import warnings
-from collections.abc import Callable, Iterable
-from pathlib import Path
-from typing import IO, Any, TextIO
+from collections.abc import Iterable
+from typing import Any, TextIO
 
 import pytest
 
@@ -236,8 +233,12 @@ class Redaction:
                 continue
             # Where the plugins write them: relative to the invocation directory.
             file = config.invocation_params.dir / os.path.expanduser(os.path.expandvars(path))
-            if file.is_file():
-                _mask_file(file, self.masker)
+            if not file.is_file():
+                continue
+            text = file.read_text(encoding="utf-8")
+            masked = self.masker.mask(text)
+            if masked != text:
+                file.write_text(masked, encoding="utf-8")
 
     # -- assertion explanations -----------------------------------------------
 
@@ -372,33 +373,11 @@ class Redaction:
 
 
 #: The options naming a report file that holds node ids, each with the option that
-#: turns the file on: pytest's JUnit XML, pytest-html, pytest-json-report, pytest-reportlog.
-_REPORT_FILES = {
-    "xmlpath": "xmlpath",
-    "htmlpath": "htmlpath",
-    "json_report_file": "json_report",
-    "report_log": "report_log",
-}
-
-#: How pytest-reportlog opens a compressed report log, by suffix.
-_COMPRESSED: dict[str, Callable[..., IO[str]]] = {
-    ".gz": gzip.open,
-    ".bz2": bz2.open,
-    ".xz": lzma.open,
-}
+#: turns the file on: pytest's JUnit XML, pytest-html, pytest-json-report. (pytest-reportlog
+#: writes serialized reports, masked as it writes them.)
+_REPORT_FILES = {"xmlpath": "xmlpath", "htmlpath": "htmlpath", "json_report_file": "json_report"}
 
 _KEY_FORMAT = re.compile(KEY_PREFIX + "[0-9a-fA-F]{64}")
-
-
-def _mask_file(file: Path, masker: SecretMasker) -> None:
-    """Rewrite a text file (compressed, by its suffix) with every secret in it masked."""
-    opener = _COMPRESSED.get(file.suffix, open)
-    with opener(file, "rt", encoding="utf-8") as stream:
-        text = stream.read()
-    masked = masker.mask(text)
-    if masked != text:
-        with opener(file, "wt", encoding="utf-8") as stream:
-            stream.write(masked)
 
 
 #: The report attributes never masked: what identifies a report (``_id`` holds the
