@@ -190,9 +190,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
-    # --fixtures and --fixtures-per-test print the collection (test ids included)
-    # with a terminal writer of their own on sys.stdout, once collection is done.
-    if config.option.showfixtures or config.option.show_fixtures_per_test:
+    # --fixtures-per-test prints the collected tests (their ids) with a terminal
+    # writer of its own on sys.stdout, once collection is done.
+    if config.option.show_fixtures_per_test:
         config.stash[REDACTION].mask_standard_streams()
 
 

@@ -37,7 +37,7 @@ import pytest_html
 TEAM_KEY = os.environ["TEAM_KEY"]
 
 
-def test_logs_prints_and_passes(xquik_api_key, json_metadata, extras):
+def test_logs_prints_and_passes(xquik_api_key, json_metadata, extras, caplog):
     logger = logging.getLogger("app")
     logger.warning("using %s", xquik_api_key.full_key, extra={"key": xquik_api_key.full_key})
     try:
@@ -48,6 +48,8 @@ def test_logs_prints_and_passes(xquik_api_key, json_metadata, extras):
     sys.stderr.write(f"stderr {xquik_api_key.full_key}\\n")
     json_metadata["key"] = xquik_api_key.full_key
     extras.append(pytest_html.extras.text(f"key {xquik_api_key.full_key}"))
+    # What the test reads from caplog stays as logged.
+    assert caplog.records[0].getMessage() == f"using {xquik_api_key.full_key}"
 
 
 def test_logs_and_fails(xquik_api_key):

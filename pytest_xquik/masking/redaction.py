@@ -270,7 +270,7 @@ class Redaction:
     # -- reports, warnings, exceptions ----------------------------------------
 
     def redact_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
-        """Mask ``report`` in place: every attribute but those that identify it.
+        """Mask every attribute of ``report`` but those that identify it.
 
         That is its traceback, sections, user properties and ``wasxfail``, and
         whatever other plugins attach to a report for their own output, which
@@ -378,7 +378,6 @@ class Redaction:
 _REPORT_FILES = {"xmlpath": "xmlpath", "htmlpath": "htmlpath", "json_report_file": "json_report"}
 
 _KEY_FORMAT = re.compile(KEY_PREFIX + "[0-9a-fA-F]{64}")
-
 
 #: The report attributes never masked: what identifies a report (``_id`` holds the
 #: node id since pytest 9), a collection report's collected nodes, and pytest's own words.
