@@ -380,7 +380,21 @@ _REPORT_FILES = {"xmlpath": "xmlpath", "htmlpath": "htmlpath", "json_report_file
 _KEY_FORMAT = re.compile(KEY_PREFIX + "[0-9a-fA-F]{64}")
 
 #: The report attributes never masked: what identifies a report (``_id`` holds the
-#: node id since pytest 9), a collection report's collected nodes, and pytest's own words.
-_LEFT_AS_IS = frozenset({"nodeid", "_id", "location", "keywords", "result", "outcome", "when"})
+#: node id since pytest 9), a collection report's collected nodes, pytest's own words
+#: and times.
+_LEFT_AS_IS = frozenset(
+    [
+        "nodeid",
+        "_id",
+        "location",
+        "keywords",
+        "result",
+        "outcome",
+        "when",
+        "duration",
+        "start",
+        "stop",
+    ]
+)
 
 REDACTION = pytest.StashKey[Redaction]()
