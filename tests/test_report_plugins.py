@@ -4,9 +4,10 @@ The report plugins (pytest-json-report, pytest-reportlog, pytest-html) read
 pytest's report objects, and what they attach to them, straight into their
 files; ``--debug`` traces every hook call with its arguments; ``--setup-show``
 and the collection-time listings print test ids and fixture parameters. Each
-test runs the real plugin or option in a pytest subprocess, plain and under
-pytest-xdist, and scans stdout, stderr and every file the run wrote for every
-8-character window of each secret (:func:`tests.leaks.assert_no_secret`):
+test runs the real plugin or option in a pytest subprocess (the report
+plugins plain and under pytest-xdist), and scans stdout, stderr and every
+file the run wrote for every 8-character window of each secret
+(:func:`tests.leaks.assert_no_secret`):
 the live run's scratch keys and management credential, and a key of the key
 format the plugin never created, in a test id (the backstop).
 """
