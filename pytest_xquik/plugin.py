@@ -102,6 +102,7 @@ def _sweep(config: pytest.Config, dry_run: bool) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION] = session = XquikSession.from_config(config)
     config.stash[REDACTION] = redaction = Redaction(session.masker)
+    redaction.mask_trace(config)
     # pytest_warning_recorded and pytest_runtest_logreport get no config to
     # find the masker by, and pytest_sessionfinish is needed twice (a wrapper
     # here, a trylast check below): a plugin object of this session holds them.
@@ -137,9 +138,23 @@ class _RedactionHooks:
     def pytest_warning_recorded(self, warning_message: warnings.WarningMessage) -> None:
         self._redaction.redact_warning(warning_message)
 
-    @pytest.hookimpl(tryfirst=True)  # before the terminal, JUnit XML or pytest-xdist see it
+    @pytest.hookimpl(tryfirst=True)  # before the terminal, report plugins or pytest-xdist see it
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._redaction.redact_report(report)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self._redaction.redact_report(report)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_to_serializable(
+        self,
+    ) -> Generator[None, dict[str, Any] | None, dict[str, Any] | None]:
+        data = yield
+        # An xdist worker's serialized reports go to the controller, node ids intact.
+        if data is None or hasattr(self._config, "workerinput"):
+            return data
+        return self._redaction.mask_serialized_report(data)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_sessionfinish(self) -> Generator[None, None, None]:
@@ -149,7 +164,7 @@ class _RedactionHooks:
             self._redaction.redact_exception(error)
             raise
         finally:
-            self._redaction.mask_junit_xml(self._config)
+            self._redaction.mask_report_files(self._config)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -190,6 +205,7 @@ def pytest_make_collect_report(
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     session = xquik_session(config)
+    config.stash[REDACTION].learn_collected_keys(items)
     skip_inapplicable(items, session)
     leave_base_url_to_xquik(items, session)
     if session.is_mock:
@@ -197,6 +213,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # Only a run with fault markers pays for a hook around every test's call.
     if session.is_mock and any(xquik_options(item).sets_up_faults for item in items):
         config.pluginmanager.register(FaultInjection(session.fake), "xquik-faults")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
+    # --fixtures-per-test prints the collected tests (their ids) with a terminal
+    # writer of its own on sys.stdout, once collection is done.
+    if config.option.show_fixtures_per_test:
+        config.stash[REDACTION].mask_standard_streams()
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -6,16 +6,26 @@ channel:
 - assertion explanations are built from masked copies of the operands
   (:meth:`Redaction.explain`), so that no shortened value or diff can cut a
   secret into pieces before it is masked;
-- every test report is redacted in place (:meth:`Redaction.redact_report`):
-  tracebacks of every style, source lines, exception messages, locals and
-  fixture arguments, captured output and logs, user properties; the
-  traceback objects stay, so colours, the short summary and JUnit's
-  ``message=`` are as pytest makes them;
+- every test and collection report is redacted in place
+  (:meth:`Redaction.redact_report`) before any other plugin sees it: every
+  attribute but those that identify it (tracebacks of every style, source
+  lines, exception messages, locals and fixture arguments, captured output
+  and logs, user properties, and what other plugins attach to it: a subtest's
+  message and keyword arguments, pytest-json-report's log records and
+  streams, pytest-html's extras); the traceback objects stay, so colours, the
+  short summary and JUnit's ``message=`` are as pytest makes them;
 - warning messages are masked before pytest records them;
 - exceptions that escape at session finish (a teardown that raises after
   Ctrl-C) are masked in place before Python prints them;
 - whatever pytest writes to the terminal goes through a masking stream, and
-  so does ``--log-file``; the JUnit XML file is masked once written.
+  so does ``--log-file`` and pytest's debug trace (``--debug``,
+  ``PYTEST_DEBUG``); node ids themselves stay as they are, so the report
+  files that hold them (JUnit XML, pytest-html, pytest-json-report) are
+  masked once written, and a report serialized outside an xdist worker
+  (pytest-reportlog's lines) is masked whole;
+- key-format strings in collected test ids and parameters are registered, so
+  that the pieces pytest leaves when it cuts one short (``--setup-show``) are
+  masked too.
 
 What a test reads from ``caplog`` is left as logged, so that a test can check
 that its code never logs a key.
@@ -27,6 +37,7 @@ import copy
 import dataclasses
 import logging
 import os
+import re
 import sys
 import warnings
 from collections.abc import Iterable
@@ -34,7 +45,7 @@ from typing import Any, TextIO
 
 import pytest
 
-from pytest_xquik.masking.masker import SecretMasker
+from pytest_xquik.masking.masker import KEY_PREFIX, SecretMasker
 
 
 class MaskingStream:
@@ -157,10 +168,47 @@ class Redaction:
             handler = logging_plugin.log_file_handler
             handler.setFormatter(MaskingFormatter(handler.formatter, self.masker))
         if config.getoption("capture") == "no":
-            for name in ("stdout", "stderr"):
-                stream = MaskingStream(getattr(sys, name), self.masker)
-                setattr(sys, name, stream)
-                self._streams.append((name, stream))
+            self.mask_standard_streams()
+
+    def mask_standard_streams(self) -> None:
+        """Send ``sys.stdout`` and ``sys.stderr`` through masking streams (once)."""
+        for name in ("stdout", "stderr"):
+            if isinstance(getattr(sys, name), MaskingStream):
+                continue
+            stream = MaskingStream(getattr(sys, name), self.masker)
+            setattr(sys, name, stream)
+            self._streams.append((name, stream))
+
+    def mask_trace(self, config: pytest.Config) -> None:
+        """Mask pytest's debug trace (the ``--debug`` file, ``PYTEST_DEBUG`` on stderr), if on.
+
+        The trace holds every hook call's arguments and results: the operands
+        of a failed assertion, a fixture's value.
+        """
+        tracer = config.trace.root
+        # pluggy's TagTracer can set its writer but not give it: ``_writer`` it is.
+        writer = tracer._writer
+        if writer is not None:
+            tracer.setwriter(lambda message: writer(self.masker.mask(message)))
+
+    def learn_collected_keys(self, items: Iterable[pytest.Item]) -> None:
+        """Register the key-format strings in test ids and string parameters (backstop on).
+
+        The backstop masks them whole anyway; registered, they are masked too
+        where pytest cuts them short (``--setup-show`` prints a parameter in
+        42 characters, a piece of the key on either side of ``...``).
+        """
+        if not self.masker.backstop:
+            return
+        for item in items:
+            # pytest.Function.callspec: the documented way to a test's parameters and id.
+            callspec = getattr(item, "callspec", None)
+            if callspec is None:
+                continue
+            texts = [callspec.id, *(v for v in callspec.params.values() if isinstance(v, str))]
+            for text in texts:
+                for key in _KEY_FORMAT.findall(text):
+                    self.masker.register(key)
 
     def uninstall(self) -> None:
         """Give ``sys.stdout`` and ``sys.stderr`` back, unless someone replaced them since."""
@@ -169,19 +217,28 @@ class Redaction:
                 setattr(sys, name, stream.stream)
         self._streams.clear()
 
-    def mask_junit_xml(self, config: pytest.Config) -> None:
-        """Mask the ``--junitxml`` file, once pytest has written it (in the xdist controller)."""
-        xmlpath = config.getoption("xmlpath", None)
-        if not xmlpath or hasattr(config, "workerinput"):
+    def mask_report_files(self, config: pytest.Config) -> None:
+        """Mask the report files of this run once written (in the xdist controller).
+
+        These files hold node ids, which pytest and pytest-xdist need
+        unchanged while the run goes on, so a key-format string in a test id
+        is masked in the file; everything else in them comes from masked
+        reports.
+        """
+        if hasattr(config, "workerinput"):
             return
-        # Where pytest's junitxml plugin writes it.
-        file = config.invocation_params.dir / os.path.expanduser(os.path.expandvars(xmlpath))
-        if not file.is_file():
-            return
-        text = file.read_text(encoding="utf-8")
-        masked = self.masker.mask(text)
-        if masked != text:
-            file.write_text(masked, encoding="utf-8")
+        for option, switch in _REPORT_FILES.items():
+            path = config.getoption(option, None)
+            if not path or not config.getoption(switch, None):
+                continue
+            # Where the plugins write them: relative to the invocation directory.
+            file = config.invocation_params.dir / os.path.expanduser(os.path.expandvars(path))
+            if not file.is_file():
+                continue
+            text = file.read_text(encoding="utf-8")
+            masked = self.masker.mask(text)
+            if masked != text:
+                file.write_text(masked, encoding="utf-8")
 
     # -- assertion explanations -----------------------------------------------
 
@@ -212,48 +269,80 @@ class Redaction:
 
     # -- reports, warnings, exceptions ----------------------------------------
 
-    def redact_report(self, report: pytest.TestReport) -> None:
-        """Mask ``report`` in place: its traceback, sections and properties.
+    def redact_report(self, report: pytest.TestReport | pytest.CollectReport) -> None:
+        """Mask every attribute of ``report`` but those that identify it.
 
-        ``nodeid`` and ``location`` are never changed (pytest-xdist checks them).
+        That is its traceback, sections, user properties and ``wasxfail``, and
+        whatever other plugins attach to a report for their own output, which
+        reaches them as it is (pytest-json-report's log records and streams,
+        pytest-html's extras, a subtest's context) or through
+        ``pytest_report_to_serializable`` (pytest-reportlog, pytest-xdist).
+        ``nodeid``, ``location`` and ``keywords`` are never changed (pytest and
+        pytest-xdist use them), nor a collection report's ``result`` (the
+        collected nodes).
         """
-        nothing_to_mask = not (report.longrepr or report.sections or report.user_properties)
-        if nothing_to_mask and not hasattr(report, "wasxfail"):
-            return  # the usual passing test
-        report.longrepr = self._redact(report.longrepr, set())
-        report.sections = [(title, self.masker.mask(text)) for title, text in report.sections]
-        report.user_properties = [
-            (name, self._redact_property(value)) for name, value in report.user_properties
-        ]
-        if isinstance(getattr(report, "wasxfail", None), str):
-            report.wasxfail = self.masker.mask(report.wasxfail)
+        attributes = vars(report)
+        for name, value in attributes.items():
+            if name in _LEFT_AS_IS or not value or isinstance(value, (int, float)):
+                continue  # the usual passing test has only these, and empty lists
+            masked = self._redact(value, {})
+            if masked is not value:
+                attributes[name] = masked
 
-    def _redact_property(self, value: object) -> object:
-        masked = self._redact(value, set())
-        if masked is value and not isinstance(value, str):
-            text = str(value)
-            if self.masker.mask(text) != text:
-                return self.masker.mask(text)
+    def mask_serialized_report(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A copy of a serialized report with its node id, location and keywords masked too.
+
+        For what writes serialized reports out as each test ends (pytest-reportlog);
+        the rest of the report is already masked.
+        """
+        masked: dict[str, Any] = mask_value(data, self.masker)
         return masked
 
-    def _redact(self, value: Any, seen: set[int]) -> Any:
-        """``value`` masked: strings replaced, lists and pytest's report objects in place."""
+    def _redact(self, value: Any, memo: dict[int, Any]) -> Any:
+        """``value`` masked: pytest's report objects in place, anything else copied.
+
+        Strings, lists, tuples, dicts, sets, bytes and dataclasses that hold a
+        secret are copied (an object a test still uses is never changed); any
+        other object whose ``str()`` holds one becomes that text, masked (as
+        report plugins write an object they cannot serialize).
+        """
         if isinstance(value, str):
             return self.masker.mask(value)
-        if id(value) in seen:
+        if value is None or isinstance(value, (int, float)):
             return value
-        seen.add(id(value))
-        if isinstance(value, list):
-            value[:] = [self._redact(element, seen) for element in value]
-        elif isinstance(value, tuple):
-            elements = [self._redact(element, seen) for element in value]
-            return type(value)(*elements) if hasattr(value, "_fields") else tuple(elements)
-        elif hasattr(value, "toterminal") and hasattr(value, "__dict__"):
+        if id(value) in memo:
+            return memo[id(value)]
+        memo[id(value)] = value  # a cycle comes back to the original
+        memo[id(value)] = result = self._redact_object(value, memo)
+        return result
+
+    def _redact_object(self, value: Any, memo: dict[int, Any]) -> Any:
+        if hasattr(value, "toterminal") and hasattr(value, "__dict__"):
             # pytest's TerminalRepr objects (tracebacks, entries, locals, file
             # locations, fixture errors): plain attributes, masked in place.
             for name, attribute in vars(value).items():
-                setattr(value, name, self._redact(attribute, seen))
-        return value
+                setattr(value, name, self._redact(attribute, memo))
+            return value
+        if isinstance(value, (list, tuple)):
+            elements = [self._redact(element, memo) for element in value]
+            if all(new is old for new, old in zip(elements, value, strict=True)):
+                return value
+            if isinstance(value, list):
+                return elements
+            return type(value)(*elements) if hasattr(value, "_fields") else tuple(elements)
+        if isinstance(value, dict):
+            pairs = list(value.items())
+            items = [(self._redact(k, memo), self._redact(v, memo)) for k, v in pairs]
+            unchanged = zip(items, pairs, strict=True)
+            if all(k is old_k and v is old_v for (k, v), (old_k, old_v) in unchanged):
+                return value
+            return dict(items)
+        masked = mask_value(value, self.masker)  # bytes, sets, dataclasses
+        if masked is not value:
+            return masked
+        text = str(value)
+        masked_text = self.masker.mask(text)
+        return value if masked_text == text else masked_text
 
     def redact_warning(self, warning_message: warnings.WarningMessage) -> None:
         """Mask a warning in place, before pytest (or pytest-xdist) records its text."""
@@ -274,13 +363,38 @@ class Redaction:
         if id(error) in seen:
             return
         seen.add(id(error))
-        error.args = tuple(self._redact(arg, set()) for arg in error.args)
+        error.args = tuple(self._redact(arg, {}) for arg in error.args)
         notes = getattr(error, "__notes__", None)
         if isinstance(notes, list):
-            notes[:] = [self._redact(note, set()) for note in notes]
+            notes[:] = [self._redact(note, {}) for note in notes]
         for linked in (*getattr(error, "exceptions", ()), error.__cause__, error.__context__):
             if isinstance(linked, BaseException):
                 self.redact_exception(linked, seen)
 
+
+#: The options naming a report file that holds node ids, each with the option that
+#: turns the file on: pytest's JUnit XML, pytest-html, pytest-json-report. (pytest-reportlog
+#: writes serialized reports, masked as it writes them.)
+_REPORT_FILES = {"xmlpath": "xmlpath", "htmlpath": "htmlpath", "json_report_file": "json_report"}
+
+_KEY_FORMAT = re.compile(KEY_PREFIX + "[0-9a-fA-F]{64}")
+
+#: The report attributes never masked: what identifies a report (``_id`` holds the
+#: node id since pytest 9), a collection report's collected nodes, pytest's own words
+#: and times.
+_LEFT_AS_IS = frozenset(
+    [
+        "nodeid",
+        "_id",
+        "location",
+        "keywords",
+        "result",
+        "outcome",
+        "when",
+        "duration",
+        "start",
+        "stop",
+    ]
+)
 
 REDACTION = pytest.StashKey[Redaction]()
