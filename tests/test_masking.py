@@ -105,7 +105,8 @@ def test_a_piece_right_after_a_whole_key_is_masked(key: str) -> None:
     masker = SecretMasker(backstop=False)
     for secret in (key, other):
         masker.register(secret)
-    assert masker.mask(f"{key}{other[20:40]} ") == f"{masked_form(key)}[MASKED] "
+    assert masker.mask(f"{key}{other[20:40]} ") == f"{masked_form(key)} "
+    assert masker.mask(f"{key}cafe{other[20:40]} ") == f"{masked_form(key)}cafe[MASKED] "
 
 
 def test_hex_beside_an_ellipsis_that_is_no_piece_of_a_secret_stays(masker: SecretMasker) -> None:
