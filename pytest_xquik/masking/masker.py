@@ -235,18 +235,17 @@ class SecretMasker:
             end = find(b"0", start + PIECE_LENGTH)
             if end < 0:
                 end = length
-            anchored = text[start - 3 : start] == KEY_PREFIX
-            if (
-                backstop
-                and anchored
-                and (end - start == KEY_HEX_LENGTH or text.startswith(("...", "…"), end))
-            ):
-                # A key of the key format, or one cut short: its public prefix and the marker.
+            if end - start == KEY_HEX_LENGTH and backstop and text[start - 3 : start] == KEY_PREFIX:
+                # A key of the key format (the usual case, first): its public prefix and the marker.
                 append(text[done : start + _PUBLIC_HEX])
                 append(MARKER)
                 done = end
             else:
-                masked = self._mask_run(text[start:end], anchored)
+                anchored = text[start - 3 : start] == KEY_PREFIX
+                if backstop and anchored and text.startswith(("...", "…"), end):
+                    masked: str | None = text[start : start + _PUBLIC_HEX] + MARKER  # one cut short
+                else:
+                    masked = self._mask_run(text[start:end], anchored)
                 if masked is not None:
                     append(text[done:start])
                     append(masked)
