@@ -45,6 +45,8 @@ BASE_URL = "https://xquik.com/api/v1"
 RESPX = ("-p", "respx.plugin")
 XQUIK = ("-p", "pytest_xquik.plugin")
 XDIST = ("-p", "xdist.plugin")
+#: Bytes of peak memory each key may add to a run (the ``memory`` row).
+MEMORY_TARGET = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,6 +262,63 @@ def measure_row(row: Row, root: Path, repeat: int) -> tuple[list[Sample], list[S
     return samples
 
 
+def peak_memory(suite: Suite, directory: Path) -> int:
+    """Run ``suite`` once in ``directory``; its peak resident memory in bytes."""
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            suite.command(),
+            cwd=directory,
+            env=clean_environment(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        # wait4 gives the resource usage of this one process (getrusage would give
+        # the largest peak of every child so far).
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    if process.returncode != 0 or f"{suite.count} passed" not in text:
+        sys.exit(f"benchmark suite {suite.name!r} did not pass:\n{text[-3000:]}")
+    # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
+    return usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+
+def memory_row(tests: int, root: Path) -> None:
+    """Peak memory of ``tests`` tests using ``xquik_api_key`` against a bare fixture."""
+    suites = (
+        Suite(
+            "memory_key", tests, "xquik_api_key", 'assert xquik_api_key.full_key.startswith("xq_")'
+        ),
+        Suite(
+            "memory_bare",
+            tests,
+            "bare_key",
+            'assert bare_key.full_key.startswith("xq_")',
+            "import secrets\nimport types\n\nimport pytest\n\n\n@pytest.fixture\n"
+            "def bare_key():\n"
+            '    return types.SimpleNamespace(full_key="xq_" + secrets.token_hex(32))',
+        ),
+    )
+    peaks = []
+    for suite in suites:
+        directory = root / f"{suite.name}-{suite.count}"
+        directory.mkdir()
+        (directory / f"test_{suite.name}.py").write_text(suite.source())
+        run(suite, directory, "--collect-only")  # byte-compile the suite first
+        peaks.append(peak_memory(suite, directory))
+    per_key = (peaks[0] - peaks[1]) / tests
+    holds = "yes" if per_key <= MEMORY_TARGET else "**no**"
+    print("| measure | compared with | xquik MB | baseline MB | per key | target | holds |")
+    print("| --- | --- | ---: | ---: | ---: | --- | --- |")
+    print(
+        f"| peak memory of {tests} tests using `xquik_api_key` (mock), one process "
+        f"| the same tests with a bare fixture | {peaks[0] / 1e6:.0f} | {peaks[1] / 1e6:.0f} "
+        f"| {per_key / 1e3:.2f} KB | ≤ {MEMORY_TARGET / 1e3:g} KB | {holds} |",
+        flush=True,
+    )
+
+
 def masking_samples(repeat: int) -> tuple[list[Sample], list[Sample]]:
     """The masking row, from ``masking.py``: alternating pairs of the masking and one replace."""
     masks, replaces = masking.measure(*masking.scenario(), repeat)
@@ -318,25 +377,43 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="250/100 tests, 3 repetitions")
     parser.add_argument("--tests", type=int, help="tests per mock suite (default 1000)")
     parser.add_argument("--live-tests", type=int, help="tests per live suite (default 200)")
+    parser.add_argument(
+        "--memory-tests", type=int, help="tests of the memory row (default 20000, 5000 quick)"
+    )
     parser.add_argument("--repeat", type=int, help="repetitions of every row (default: per row)")
     parser.add_argument(
         "--only",
-        default="key,client,unused,live,xdist,masking",
-        help="comma-separated rows to run (default: key,client,unused,live,xdist,masking)",
+        default="key,client,unused,live,xdist,masking,memory",
+        help="comma-separated rows to run (default: key,client,unused,live,xdist,masking,memory)",
     )
     options = parser.parse_args(argv)
     tests = options.tests or (250 if options.quick else 1000)
     live_tests = options.live_tests or (100 if options.quick else 200)
-    # The ≤ 1.03x row needs the most repetitions to be read at that precision;
-    # the client row's baseline is the slowest (it builds 1,000 TLS contexts).
-    repeats = {"key": 9, "client": 5, "unused": 41, "live": 9, "xdist": 9, "masking": 21}
     rows = table_rows(tests, live_tests)
     selected = options.only.split(",")
-    unknown = set(selected) - {*rows, "masking"}
+    unknown = set(selected) - {*rows, "masking", "memory"}
     if unknown:
         parser.error(f"--only: unknown rows {', '.join(sorted(unknown))}")
 
     print(f"Machine: {machine()}\n")
+    if set(selected) - {"memory"}:
+        timing_table(options, rows, selected, tests, live_tests)
+    if "memory" in selected:
+        with tempfile.TemporaryDirectory(prefix="xquik-bench-") as tmp:
+            memory_row(options.memory_tests or (5000 if options.quick else 20000), Path(tmp))
+
+
+def timing_table(
+    options: argparse.Namespace,
+    rows: dict[str, Row],
+    selected: list[str],
+    tests: int,
+    live_tests: int,
+) -> None:
+    """The table of wall-clock ratios, for the ``selected`` rows."""
+    # The ≤ 1.03x row needs the most repetitions to be read at that precision;
+    # the client row's baseline is the slowest (it builds 1,000 TLS contexts).
+    repeats = {"key": 9, "client": 5, "unused": 41, "live": 9, "xdist": 9, "masking": 21}
     if tests < 1000 or live_tests < 200:
         print("Smaller suites than the targets assume: pytest's start-up weighs more in each run,")
         print("which pulls every ratio toward 1. Judge the targets on the full run.\n")
@@ -367,6 +444,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     for line in counts:
         print(line)
+    print()
 
 
 if __name__ == "__main__":
