@@ -6,12 +6,13 @@ import collections
 import dataclasses
 import json
 import secrets
+import tracemalloc
 from urllib.parse import quote, urlencode
 
 import httpx
 import pytest
 
-from pytest_xquik.masking.masker import SecretMasker, masked_form
+from pytest_xquik.masking.masker import KEY_PREFIX, HexWindows, SecretMasker, masked_form
 from pytest_xquik.masking.redaction import mask_value
 
 
@@ -107,6 +108,100 @@ def test_a_piece_right_after_a_whole_key_is_masked(key: str) -> None:
         masker.register(secret)
     assert masker.mask(f"{key}{other[20:40]} ") == f"{masked_form(key)} "
     assert masker.mask(f"{key}cafe{other[20:40]} ") == f"{masked_form(key)}cafe[MASKED] "
+
+
+def every_piece(secret: str) -> list[str]:
+    """Every run of 8 or more characters of ``secret``."""
+    return [
+        secret[start:end]
+        for start in range(len(secret) - 7)
+        for end in range(start + 8, len(secret) + 1)
+    ]
+
+
+def assert_no_window(text: str, digits: str) -> None:
+    """No 8 consecutive characters of ``digits`` are in ``text``."""
+    windows = [digits[i : i + 8] for i in range(len(digits) - 7)]
+    assert not [window for window in windows if window in text], text
+
+
+@pytest.mark.parametrize(
+    "template", ["'{}'", "{}", "[52 chars]{}[3 chars]", "- {}\n", "b'{}'", "'...{}'"]
+)
+def test_every_piece_of_a_key_is_masked_wherever_it_is(key: str, template: str) -> None:
+    masker = SecretMasker(backstop=False)
+    masker.register(key)
+    for piece in every_piece(key[3:]):
+        for case in (piece, piece.upper()):
+            text = template.format(case)
+            assert masker.mask(text) == text.replace(case, "[MASKED]"), case
+
+
+@pytest.mark.parametrize("template", ["deadbeef{}cafe", "%22{}%22", "0x{}"])
+def test_every_piece_of_a_key_glued_to_other_hex_is_masked(key: str, template: str) -> None:
+    masker = SecretMasker(backstop=False)
+    masker.register(key)
+    for piece in every_piece(key[3:]):
+        masked = masker.mask(template.format(piece))
+        # The key's own digits may go on into the glued ones: the piece is then longer.
+        assert masked.count("[MASKED]") == 1, masked
+        assert_no_window(masked, key[3:])
+
+
+def test_a_piece_after_xq_keeps_the_public_prefix_of_the_key(key: str) -> None:
+    for masker in (SecretMasker(), SecretMasker(backstop=False)):
+        masker.register(key)
+        for end in range(11, len(key)):
+            for piece in (key[:end], KEY_PREFIX + key[3:end].upper()):
+                assert masker.mask(f"'{piece}'") == f"'{piece[:8]}[MASKED]'"
+
+
+def test_pieces_of_several_keys_glued_together_are_masked_and_nothing_else() -> None:
+    keys = ["xq_" + secrets.token_hex(32) for _ in range(3)]
+    masker = SecretMasker()
+    for key in keys:
+        masker.register(key)
+    text = f"id={keys[0][20:40]}{keys[1][3:30]}0123{keys[2][50:]}&"
+    assert masker.mask(text) == "id=[MASKED]0123[MASKED]&"
+    shorter = f"'{keys[0][10:17]}' '{keys[1][20:27]}' a1b2c3d4e5f60718 {secrets.token_hex(32)}"
+    assert masker.mask(shorter) == shorter
+
+
+def test_a_secret_of_another_format_loses_its_hex_runs_and_its_cut_ends() -> None:
+    token = "tok-" + secrets.token_hex(12) + "-" + secrets.token_urlsafe(18)
+    masker = SecretMasker()
+    masker.register(token)
+    hex_run = token[4:28]
+    assert masker.mask(f"[4 chars]{hex_run[3:15]}[9 chars]") == "[4 chars][MASKED][9 chars]"
+    assert masker.mask(f"'Bearer {token[:12]}...'") == "'Bearer [MASKED]...'"
+    assert masker.mask(f"'...{token[-12:]}'") == "'...[MASKED]'"
+    assert masker.mask(f"'...{token[-12:]}&x=1'") == "'...[MASKED]&x=1'"
+
+
+def test_hex_windows_are_found_whatever_their_case_and_survive_growth() -> None:
+    windows = HexWindows()
+    runs = [secrets.token_hex(32) for _ in range(200)]
+    assert windows.add_run("00000000")
+    for run in runs:
+        assert windows.add_run(run)
+    assert not windows.add_run(runs[0])
+    assert len(windows) == 1 + sum(len(run) - 7 for run in runs)
+    assert windows.has("x00000000", 1)
+    assert all(windows.has(run.upper(), 9) and windows.has(run, 56) for run in runs)
+    assert not windows.has("0123abcd", 0)
+
+
+def test_a_registered_key_costs_less_than_a_kilobyte() -> None:
+    keys = ["xq_" + secrets.token_hex(32) for _ in range(2000)]
+    tracemalloc.start()
+    try:
+        masker = SecretMasker()
+        for key in keys:
+            masker.register(key)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held / len(keys) <= 1000
 
 
 def test_hex_beside_an_ellipsis_that_is_no_piece_of_a_secret_stays(masker: SecretMasker) -> None:
