@@ -112,9 +112,25 @@ class HexWindows:
 
     def add_run(self, run: str) -> bool:
         """Add every window of ``run``, a run of hex digits; whether any was new."""
-        new = False
-        for start in range(len(run) - PIECE_LENGTH + 1):
-            new = self._add(int(run[start : start + PIECE_LENGTH], 16)) or new
+        windows = len(run) - PIECE_LENGTH + 1
+        while 3 * (self._count + windows) > 2 << self._bits:
+            self._grow()
+        table, number, rshift = self._table, int(run, 16), 32 - self._bits
+        mask, count, new = (1 << self._bits) - 1, self._count, False
+        for shift in range(4 * (windows - 1), -1, -4):
+            value = (number >> shift) & 0xFFFFFFFF
+            if not value:
+                new, self._zero = new or not self._zero, True
+                continue
+            slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> rshift
+            held = table[slot]
+            while held and held != value:
+                slot = (slot + 1) & mask
+                held = table[slot]
+            if not held:
+                table[slot] = value
+                count += 1
+        new, self._count = new or count != self._count, count
         return new
 
     def has(self, text: str, start: int) -> bool:
@@ -122,42 +138,29 @@ class HexWindows:
         value = int(text[start : start + PIECE_LENGTH], 16)
         if not value:
             return self._zero
+        return self._table[self._slot(value)] == value
+
+    def _slot(self, value: int) -> int:
+        """The slot that holds ``value``, or the empty one where it would go."""
         table, bits = self._table, self._bits
         slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> (32 - bits)
         while True:
             held = table[slot]
-            if held == value:
-                return True
-            if not held:
-                return False
+            if held == value or not held:
+                return slot
             slot = (slot + 1) & ((1 << bits) - 1)
 
-    def _add(self, value: int) -> bool:
-        if not value:
-            new, self._zero = not self._zero, True
-            return new
-        if self.has(f"{value:08x}", 0):
-            return False
-        if 3 * (self._count + 1) > 2 << self._bits:
-            self._grow()
-        self._insert(value)
-        self._count += 1
-        return True
-
-    def _insert(self, value: int) -> None:
-        table, mask = self._table, (1 << self._bits) - 1
-        slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> (32 - self._bits)
-        while table[slot]:
-            slot = (slot + 1) & mask
-        table[slot] = value
-
     def _grow(self) -> None:
+        """Double the table, and put every window back in its new slot."""
         old = self._table
         self._bits += 1
-        self._table = array("I", bytes(4 << self._bits))
-        for value in old:
-            if value:
-                self._insert(value)
+        self._table = table = array("I", bytes(4 << self._bits))
+        rshift, mask = 32 - self._bits, (1 << self._bits) - 1
+        for value in filter(None, old):
+            slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> rshift
+            while table[slot]:
+                slot = (slot + 1) & mask
+            table[slot] = value
 
 
 class SecretMasker:
