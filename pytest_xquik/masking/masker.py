@@ -135,20 +135,49 @@ class HexWindows:
 
     def has(self, text: str, start: int) -> bool:
         """Whether the 8 hex digits of ``text`` from ``start`` on are in the set."""
-        value = int(text[start : start + PIECE_LENGTH], 16)
-        if not value:
-            return self._zero
-        return self._table[self._slot(value)] == value
+        return bool(self.spans(text[start : start + PIECE_LENGTH]))
 
-    def _slot(self, value: int) -> int:
-        """The slot that holds ``value``, or the empty one where it would go."""
-        table, bits = self._table, self._bits
-        slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> (32 - bits)
-        while True:
-            held = table[slot]
-            if held == value or not held:
-                return slot
-            slot = (slot + 1) & ((1 << bits) - 1)
+    def spans(self, run: str) -> list[tuple[int, int]]:
+        """Where ``run``, a run of hex digits, holds windows of the set: the (start, end)
+        of each stretch that they cover, in order; stretches that touch are one."""
+        last = len(run) - PIECE_LENGTH
+        if last < 0:
+            return []
+        table, rshift, zero = self._table, 32 - self._bits, self._zero
+        mask, number = (1 << self._bits) - 1, int(run, 16)
+
+        def has(start: int) -> bool:
+            value = (number >> 4 * (last - start)) & 0xFFFFFFFF
+            if not value:
+                return zero
+            slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> rshift
+            while True:
+                held = table[slot]
+                if held == value:
+                    return True
+                if not held:
+                    return False
+                slot = (slot + 1) & mask
+
+        spans = []
+        start = 0
+        while start <= last:
+            if not has(start):
+                start += 1
+                continue
+            end = start + PIECE_LENGTH
+            # Extend the stretch window by window, trying the furthest window that
+            # overlaps or touches it first: a long piece takes one look-up per 8 digits.
+            while end < len(run):
+                window = min(end, last)
+                while window > end - PIECE_LENGTH and not has(window):
+                    window -= 1
+                if window == end - PIECE_LENGTH:
+                    break
+                end = window + PIECE_LENGTH
+            spans.append((start, end))
+            start = end + 1
+        return spans
 
     def _grow(self) -> None:
         """Double the table, and put every window back in its new slot."""
@@ -266,31 +295,16 @@ class SecretMasker:
         With the backstop on, a run of more than 64 digits after ``xq_`` starts with a key
         of the key format, masked whether registered or not.
         """
-        has = self._windows.has
-        last = len(run) - PIECE_LENGTH
         parts: list[str] = []
-        done = start = 0
+        done = 0
         if anchored and self.backstop and len(run) >= KEY_HEX_LENGTH:
             parts += [run[:_PUBLIC_HEX], MARKER]
-            done = start = KEY_HEX_LENGTH
-        while start <= last:
-            if not has(run, start):
-                start += 1
-                continue
-            end = start + PIECE_LENGTH
-            # Extend the piece window by window: the furthest window that overlaps
-            # or touches it first (so a long piece takes one look-up per 8 digits).
-            while end < len(run):
-                window = min(end, last)
-                while window > end - PIECE_LENGTH and not has(run, window):
-                    window -= 1
-                if window == end - PIECE_LENGTH:
-                    break
-                end = window + PIECE_LENGTH
-            public = _PUBLIC_HEX if anchored and start == 0 else 0
-            parts += [run[done : start + public], MARKER]
-            done = end
-            start = end + 1
+            done = KEY_HEX_LENGTH
+        base = done
+        for start, end in self._windows.spans(run[base:]):
+            public = _PUBLIC_HEX if anchored and start + base == 0 else 0
+            parts += [run[done : base + start + public], MARKER]
+            done = base + end
         if not parts:
             return None
         parts.append(run[done:])
