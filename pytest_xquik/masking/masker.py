@@ -25,8 +25,8 @@ whatever the number of secrets:
 How: one C-speed pass marks the hex digits of the text (``bytes.translate``),
 and ``bytes.find`` jumps from one run of 8 or more of them to the next; inside
 a run, the 8-digit windows are looked up in :class:`HexWindows`, a compact
-set of every 8-digit window of every secret (4 to 12 bytes a window, about
-0.7 KB a key at most), and a run is masked where its windows are found. A key
+set of every 8-digit window of every secret (6 to 12 bytes a window, at
+most 0.7 KB a key), and a run is masked where its windows are found. A key
 of the key format needs no look-up at all while the backstop is on. A regular
 expression alternation is used only for the few secrets of another format
 (the management credential).
@@ -58,8 +58,7 @@ _HEX_RUN = re.compile(f"[0-9a-fA-F]{{{PIECE_LENGTH},}}")
 # with this table reads "1" for a hex digit and "0" for anything else.
 _HEX_FLAGS = bytes(ord("1") if chr(byte) in string.hexdigits else ord("0") for byte in range(256))
 _PIECE_FLAGS = b"1" * PIECE_LENGTH
-# Fibonacci hashing of a window: the top bits of its product with 2**32 / phi.
-_MULTIPLIER = 0x9E3779B1
+_MULTIPLIER = 0x9E3779B1  # 2**32 / phi, for Fibonacci hashing
 _TOKEN = "[A-Za-z0-9_%+/=-]"
 # An ellipsis with at least a piece's length of token characters on one side; one
 # pattern per kind, since a literal start lets the regex engine skip ahead fast.
@@ -91,19 +90,30 @@ def encoded_forms(secret: str) -> set[str]:
     }
 
 
+def _probe(table: array[int], value: int) -> int:
+    """The slot of ``table`` that holds ``value``, or the empty one where it would go."""
+    # Fibonacci hashing: the top bits of the low 32 bits of value * 2**32 / phi.
+    slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> (33 - len(table).bit_length())
+    mask = len(table) - 1
+    while table[slot] and table[slot] != value:
+        slot = (slot + 1) & mask
+    return slot
+
+
 class HexWindows:
     """A set of 8-hex-digit windows, each stored as the 32-bit number it spells.
 
     An open-addressing table (linear probing) in an ``array`` of 32-bit
-    slots, at most two thirds full, so that a window costs 6 to 12 bytes
+    slots, a third to two thirds full, so that a window costs 6 to 12 bytes
     instead of the 80 or so of a Python ``set`` of ``int``. A window is found
     whatever the case of its letters. The window ``00000000``, which cannot
-    tell itself from an empty slot, is kept aside.
+    tell itself from an empty slot, is kept aside. :meth:`add_run` is called
+    under the masker's lock; :meth:`spans` may run at the same time (it reads
+    the table once: a grown table replaces the old one whole).
     """
 
     def __init__(self) -> None:
-        self._bits = 10
-        self._table = array("I", bytes(4 << self._bits))
+        self._table = array("I", bytes(4 << 10))
         self._count = 0
         self._zero = False
 
@@ -113,56 +123,35 @@ class HexWindows:
     def add_run(self, run: str) -> bool:
         """Add every window of ``run``, a run of hex digits; whether any was new."""
         windows = len(run) - PIECE_LENGTH + 1
-        while 3 * (self._count + windows) > 2 << self._bits:
-            self._grow()
-        table, number, rshift = self._table, int(run, 16), 32 - self._bits
-        mask, count, new = (1 << self._bits) - 1, self._count, False
+        if 3 * (self._count + windows) > 2 * len(self._table):
+            self._grow(self._count + windows)
+        table, number, new = self._table, int(run, 16), False
         for shift in range(4 * (windows - 1), -1, -4):
             value = (number >> shift) & 0xFFFFFFFF
             if not value:
                 new, self._zero = new or not self._zero, True
                 continue
-            slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> rshift
-            held = table[slot]
-            while held and held != value:
-                slot = (slot + 1) & mask
-                held = table[slot]
-            if not held:
+            slot = _probe(table, value)
+            if not table[slot]:
                 table[slot] = value
-                count += 1
-        new, self._count = new or count != self._count, count
+                self._count += 1
+                new = True
         return new
-
-    def has(self, text: str, start: int) -> bool:
-        """Whether the 8 hex digits of ``text`` from ``start`` on are in the set."""
-        return bool(self.spans(text[start : start + PIECE_LENGTH]))
 
     def spans(self, run: str) -> list[tuple[int, int]]:
         """Where ``run``, a run of hex digits, holds windows of the set: the (start, end)
         of each stretch that they cover, in order; stretches that touch are one."""
         last = len(run) - PIECE_LENGTH
-        if last < 0:
-            return []
-        table, rshift, zero = self._table, 32 - self._bits, self._zero
-        mask, number = (1 << self._bits) - 1, int(run, 16)
+        table, zero, number = self._table, self._zero, int(run, 16) if last >= 0 else 0
 
-        def has(start: int) -> bool:
+        def found(start: int) -> bool:
             value = (number >> 4 * (last - start)) & 0xFFFFFFFF
-            if not value:
-                return zero
-            slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> rshift
-            while True:
-                held = table[slot]
-                if held == value:
-                    return True
-                if not held:
-                    return False
-                slot = (slot + 1) & mask
+            return table[_probe(table, value)] == value if value else zero
 
         spans = []
         start = 0
         while start <= last:
-            if not has(start):
+            if not found(start):
                 start += 1
                 continue
             end = start + PIECE_LENGTH
@@ -170,7 +159,7 @@ class HexWindows:
             # overlaps or touches it first: a long piece takes one look-up per 8 digits.
             while end < len(run):
                 window = min(end, last)
-                while window > end - PIECE_LENGTH and not has(window):
+                while window > end - PIECE_LENGTH and not found(window):
                     window -= 1
                 if window == end - PIECE_LENGTH:
                     break
@@ -179,17 +168,15 @@ class HexWindows:
             start = end + 1
         return spans
 
-    def _grow(self) -> None:
-        """Double the table, and put every window back in its new slot."""
-        old = self._table
-        self._bits += 1
-        self._table = table = array("I", bytes(4 << self._bits))
-        rshift, mask = 32 - self._bits, (1 << self._bits) - 1
-        for value in filter(None, old):
-            slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> rshift
-            while table[slot]:
-                slot = (slot + 1) & mask
-            table[slot] = value
+    def _grow(self, count: int) -> None:
+        """A table large enough for ``count`` windows, holding every window of this one."""
+        size = len(self._table)
+        while 3 * count > 2 * size:
+            size *= 2
+        table = array("I", bytes(4 * size))
+        for value in filter(None, self._table):
+            table[_probe(table, value)] = value
+        self._table = table
 
 
 class SecretMasker:
