@@ -3,10 +3,15 @@
     python benchmarks/run.py            # the full table (5 to 8 minutes on 2 cores)
     python benchmarks/run.py --quick    # smaller suites, fewer repetitions (about a minute)
 
-Every row but the last compares two pytest runs of generated suites, run in
-subprocesses one after the other, in alternating order, several times; the
+Every row but the masking row compares two pytest runs of generated suites, run
+in subprocesses one after the other, in alternating order, several times; the
 masking row times masking and one ``str.replace`` the same way in this process
-(see ``masking.py``). The table shows the median wall-clock time of each side,
+(see ``masking.py``). The memory row (``--only memory``, in a table of its own)
+runs 20,000 tests using ``xquik_api_key`` and the same tests with a bare
+fixture, once each, and divides the difference of their peak resident memory
+by the number of keys; the masker's share, the index it keeps of 20,000 keys,
+is measured with ``tracemalloc`` (see ``masking.py``) and judged against its
+target. The table shows the median wall-clock time of each side,
 the median of the pairs' ratios (of wall-clock and of CPU time) and the target
 the wall-clock ratio must meet. Absolute times depend on the machine; the
 ratios are the result.
@@ -45,8 +50,6 @@ BASE_URL = "https://xquik.com/api/v1"
 RESPX = ("-p", "respx.plugin")
 XQUIK = ("-p", "pytest_xquik.plugin")
 XDIST = ("-p", "xdist.plugin")
-#: Bytes of peak memory each key may add to a run (the ``memory`` row).
-MEMORY_TARGET = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -308,13 +311,19 @@ def memory_row(tests: int, root: Path) -> None:
         run(suite, directory, "--collect-only")  # byte-compile the suite first
         peaks.append(peak_memory(suite, directory))
     per_key = (peaks[0] - peaks[1]) / tests
-    holds = "yes" if per_key <= MEMORY_TARGET else "**no**"
+    index = masking.bytes_per_key(tests)
+    holds = "yes" if index <= masking.MEMORY_TARGET else "**no**"
     print("| measure | compared with | xquik MB | baseline MB | per key | target | holds |")
     print("| --- | --- | ---: | ---: | ---: | --- | --- |")
     print(
         f"| peak memory of {tests} tests using `xquik_api_key` (mock), one process "
         f"| the same tests with a bare fixture | {peaks[0] / 1e6:.0f} | {peaks[1] / 1e6:.0f} "
-        f"| {per_key / 1e3:.2f} KB | ≤ {MEMORY_TARGET / 1e3:g} KB | {holds} |",
+        f"| {per_key / 1e3:.2f} KB | report it | - |"
+    )
+    print(
+        f"| of which the masker's index of {tests} keys (`tracemalloc`) | - "
+        f"| {index * tests / 1e6:.1f} | - | {index / 1e3:.2f} KB "
+        f"| ≤ {masking.MEMORY_TARGET / 1e3:g} KB | {holds} |",
         flush=True,
     )
 
