@@ -1,6 +1,6 @@
 """pytest-xquik against the hand-written alternatives: whole-run wall-clock ratios.
 
-    python benchmarks/run.py            # the full table (5 to 8 minutes on 2 cores)
+    python benchmarks/run.py            # the full tables (8 to 11 minutes on 2 cores)
     python benchmarks/run.py --quick    # smaller suites, fewer repetitions (about a minute)
 
 Every row but the masking row compares two pytest runs of generated suites, run
