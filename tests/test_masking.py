@@ -203,6 +203,15 @@ def test_hex_windows_are_found_whatever_their_case_and_survive_growth() -> None:
     assert windows.spans("0123abcd") == []
 
 
+def test_listeners_hear_each_new_secret_once(key: str) -> None:
+    masker, heard = SecretMasker(), []
+    masker.listeners.append(heard.append)
+    for secret in (key, key, "bearer-token", "bearer-token", "xq_" + secrets.token_hex(32)):
+        masker.register(secret)
+    assert heard[:2] == [key, "bearer-token"]
+    assert len(heard) == 3
+
+
 def test_hex_beside_an_ellipsis_that_is_no_piece_of_a_secret_stays(masker: SecretMasker) -> None:
     text = "commit 4f2a9c81d0e3b7a6...9f8e7d6c5b4a3f2e retrying..."
     assert masker.mask(text) == text

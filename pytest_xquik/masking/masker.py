@@ -39,6 +39,7 @@ import re
 import string
 import threading
 from array import array
+from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 
 MARKER = "[MASKED]"
@@ -201,6 +202,8 @@ class SecretMasker:
         # Shorter texts hold nothing to mask (a progress dot, a short terminal write).
         self._shortest = PIECE_LENGTH
         self._lock = threading.Lock()
+        #: Called with each newly registered secret, once it is masked (a CI runner's mask).
+        self.listeners: list[Callable[[str], None]] = []
 
     def register(self, secret: str) -> None:
         """Mask ``secret`` from now on in everything :meth:`mask` sees."""
@@ -208,23 +211,32 @@ class SecretMasker:
         if not secret:
             return
         with self._lock:
+            # A secret is new if it brings a window or a form the masker did not know.
+            new = False
             for run in _HEX_RUN.findall(secret):
-                self._windows.add_run(run)
-            if _KEY_FORMAT.fullmatch(secret):
-                return
-            forms = {form for form in encoded_forms(secret) if form not in self._others}
-            for form in forms:
-                self._others[form] = masked_form(form)
-                self._shortest = min(self._shortest, len(form))
-                for length in range(PIECE_LENGTH, len(form)):
-                    head, tail = form[:length], form[-length:]
-                    self._heads.setdefault(head[-PIECE_LENGTH:], []).append(head)
-                    self._tails.setdefault(tail[:PIECE_LENGTH], []).append(tail)
+                new = self._windows.add_run(run) or new
+            if not _KEY_FORMAT.fullmatch(secret):
+                forms = {form for form in encoded_forms(secret) if form not in self._others}
+                new = new or bool(forms)
+                self._add_others(forms)
+        if new:
+            for listener in self.listeners:
+                listener(secret)
+
+    def _add_others(self, forms: set[str]) -> None:
+        """Mask ``forms`` of a secret of another format, whole and cut next to an ellipsis."""
+        for form in forms:
+            self._others[form] = masked_form(form)
+            self._shortest = min(self._shortest, len(form))
+            for length in range(PIECE_LENGTH, len(form)):
+                head, tail = form[:length], form[-length:]
+                self._heads.setdefault(head[-PIECE_LENGTH:], []).append(head)
+                self._tails.setdefault(tail[:PIECE_LENGTH], []).append(tail)
+        if forms:
             for cuts in (*self._heads.values(), *self._tails.values()):
                 cuts.sort(key=len, reverse=True)
-            if forms:
-                alternatives = sorted(self._others, key=len, reverse=True)
-                self._others_pattern = re.compile("|".join(map(re.escape, alternatives)))
+            alternatives = sorted(self._others, key=len, reverse=True)
+            self._others_pattern = re.compile("|".join(map(re.escape, alternatives)))
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every secret, and every piece of one, in its masked form."""
