@@ -134,3 +134,22 @@ def test_a_key_wrapped_over_diff_lines_shows_no_piece_of_it(
     result = pytester.runpytest(*verbosity)
     result.assert_outcomes(failed=1)
     assert_no_secret(result, pytester.path, server_secrets(live), run_length=PIECE)
+
+
+SPLIT = """
+import sys
+
+def test_prints_a_key_in_two_writes(xquik_api_key):
+    key = str(xquik_api_key.full_key)
+    sys.stdout.write(key[:30])
+    sys.stdout.write(key[30:] + "\\n")
+"""
+
+
+def test_a_key_written_in_two_writes_with_capture_off_shows_no_piece_of_it(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makepyfile(test_split=SPLIT)
+    result = pytester.runpytest_subprocess("-s")
+    result.assert_outcomes(passed=1)
+    assert_no_secret(result, pytester.path, server_secrets(live), run_length=PIECE)
