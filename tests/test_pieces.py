@@ -1,12 +1,15 @@
 """Pieces of a key are masked wherever a tool cut it: unittest, pytest's diffs, bytes reprs.
 
-Each test writes a user's test file whose failure shows a live scratch key
-(from the loopback server) cut short by another tool than pytest's own
-shortening, runs pytest, and checks that no run of 8 characters of the key
-(past its public prefix) is anywhere in the output or the files the run wrote.
+Each case writes a user's test file whose output shows a live scratch key
+(from the loopback server) cut by another tool than pytest's own shortening,
+or split over two writes, runs pytest, and checks that no run of 8 characters
+of the key (past its public prefix) is anywhere in the output or the files
+the run wrote.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import pytest
 
@@ -43,24 +46,6 @@ class TestKeys(unittest.TestCase):
 """
 
 
-def test_unittest_shortened_values_show_no_piece_of_a_key(
-    pytester: pytest.Pytester, live: XquikServer
-) -> None:
-    pytester.makepyfile(test_unit=UNITTEST)
-    result = pytester.runpytest(
-        "--junitxml=junit.xml", "-o", "junit_logging=all", "-o", "junit_family=xunit1"
-    )
-    result.assert_outcomes(failed=4)
-    assert "chars]" in result.stdout.str()  # unittest did shorten the values
-    assert_no_secret(
-        result,
-        pytester.path,
-        server_secrets(live),
-        masked_in=["stdout", "junit.xml"],
-        run_length=PIECE,
-    )
-
-
 BYTES = """
 def test_bytearrays_are_equal(xquik_api_key):
     key = str(xquik_api_key.full_key).encode()
@@ -70,15 +55,6 @@ def test_bytes_are_equal(xquik_api_key):
     key = str(xquik_api_key.full_key).encode()
     assert b"x-api-key: " + key + b"; " + b"padding " * 10 == b"x-api-key: " + key + b"."
 """
-
-
-def test_bytes_and_bytearray_diffs_show_no_piece_of_a_key(
-    pytester: pytest.Pytester, live: XquikServer
-) -> None:
-    pytester.makepyfile(test_bytes=BYTES)
-    result = pytester.runpytest("-vv")
-    result.assert_outcomes(failed=2)
-    assert_no_secret(result, pytester.path, server_secrets(live), run_length=PIECE)
 
 
 SKIPPING = """
@@ -94,17 +70,6 @@ def test_attrs_instances_differ_late_in_the_key(xquik_api_key):
     key = str(xquik_api_key.full_key)
     assert Headers("Bearer " + key) == Headers("Bearer " + key[:60] + "....")
 """
-
-
-def test_skipping_identical_leading_characters_shows_no_piece_of_a_key(
-    pytester: pytest.Pytester, live: XquikServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CI", "true")
-    pytester.makepyfile(test_skipping=SKIPPING)
-    result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*Skipping * identical leading characters in diff*"])
-    assert_no_secret(result, pytester.path, server_secrets(live), run_length=PIECE)
 
 
 WRAPPED = """
@@ -126,16 +91,6 @@ def test_a_key_wrapped_over_lines(xquik_api_key):
 """
 
 
-@pytest.mark.parametrize("verbosity", [[], ["-vv"]], ids=["default", "-vv"])
-def test_a_key_wrapped_over_diff_lines_shows_no_piece_of_it(
-    pytester: pytest.Pytester, live: XquikServer, verbosity: list[str]
-) -> None:
-    pytester.makepyfile(test_wrapped=WRAPPED)
-    result = pytester.runpytest(*verbosity)
-    result.assert_outcomes(failed=1)
-    assert_no_secret(result, pytester.path, server_secrets(live), run_length=PIECE)
-
-
 SPLIT = """
 import sys
 
@@ -146,10 +101,51 @@ def test_prints_a_key_in_two_writes(xquik_api_key):
 """
 
 
-def test_a_key_written_in_two_writes_with_capture_off_shows_no_piece_of_it(
-    pytester: pytest.Pytester, live: XquikServer
+@dataclasses.dataclass(frozen=True)
+class Cut:
+    """A user's test file whose output cuts a key, and how to run it."""
+
+    source: str
+    args: tuple[str, ...]
+    outcomes: dict[str, int]
+    #: A line of stdout (fnmatch) that shows the tool did cut the value.
+    evidence: str = "*"
+    environment: tuple[tuple[str, str], ...] = ()
+    masked_in: tuple[str, ...] = ("stdout",)
+    subprocess: bool = False
+
+
+JUNIT = ("--junitxml=junit.xml", "-o", "junit_logging=all", "-o", "junit_family=xunit1")
+
+CUTS = {
+    "unittest [N chars], terminal and JUnit XML": Cut(
+        UNITTEST, JUNIT, {"failed": 4}, "*chars]*", masked_in=("stdout", "junit.xml")
+    ),
+    "bytes and bytearray diffs, -vv": Cut(BYTES, ("-vv",), {"failed": 2}),
+    "attrs diff under CI, skipping leading characters": Cut(
+        SKIPPING,
+        (),
+        {"failed": 1},
+        "*Skipping * identical leading characters in diff*",
+        environment=(("CI", "true"),),
+    ),
+    "wrapped over diff lines": Cut(WRAPPED, (), {"failed": 1}),
+    "wrapped over diff lines, -vv": Cut(WRAPPED, ("-vv",), {"failed": 1}),
+    "two writes with capture off": Cut(SPLIT, ("-s",), {"passed": 1}, subprocess=True),
+}
+
+
+@pytest.mark.parametrize("cut", CUTS.values(), ids=CUTS)
+def test_a_key_cut_by_another_tool_shows_no_piece_of_it(
+    pytester: pytest.Pytester, live: XquikServer, monkeypatch: pytest.MonkeyPatch, cut: Cut
 ) -> None:
-    pytester.makepyfile(test_split=SPLIT)
-    result = pytester.runpytest_subprocess("-s")
-    result.assert_outcomes(passed=1)
-    assert_no_secret(result, pytester.path, server_secrets(live), run_length=PIECE)
+    for name, value in cut.environment:
+        monkeypatch.setenv(name, value)
+    pytester.makepyfile(cut.source)
+    run = pytester.runpytest_subprocess if cut.subprocess else pytester.runpytest
+    result = run(*cut.args)
+    result.assert_outcomes(**cut.outcomes)
+    result.stdout.fnmatch_lines([cut.evidence])
+    assert_no_secret(
+        result, pytester.path, server_secrets(live), masked_in=cut.masked_in, run_length=PIECE
+    )
