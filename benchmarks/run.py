@@ -1,19 +1,25 @@
 """pytest-xquik against the hand-written alternatives: whole-run wall-clock ratios.
 
-    python benchmarks/run.py            # the full table (5 to 8 minutes on 2 cores)
+    python benchmarks/run.py            # the full tables (8 to 11 minutes on 2 cores)
     python benchmarks/run.py --quick    # smaller suites, fewer repetitions (about a minute)
 
-Every row but the last three compares two pytest runs of generated suites, run in
-subprocesses one after the other, in alternating order, several times; the
-masking row times masking and one ``str.replace`` the same way in this process
-(see ``masking.py``). The ``ratelimit`` row runs a live suite against a loopback
-server with the service's fixed-window rate limits (shortened to 6 s windows)
-and compares its wall time with the minimum those limits impose; the
-``closed`` row runs a live suite against a port nothing listens on and
-compares its wall time with the retry budget of one call. The table shows
-the median wall-clock time of each side, the median of the pairs' ratios (of
-wall-clock and of CPU time) and the target the wall-clock ratio must meet.
-Absolute times depend on the machine; the ratios are the result.
+Every row but the masking, rate-limit, closed-port and memory rows compares
+two pytest runs of generated suites, run in subprocesses one after the other,
+in alternating order, several times; the masking row times masking and one
+``str.replace`` the same way in this process (see ``masking.py``). The
+``ratelimit`` row runs a live suite against a loopback server with the
+service's fixed-window rate limits (shortened to 6 s windows) and compares its
+wall time with the minimum those limits impose; the ``closed`` row runs a live
+suite against a port nothing listens on and compares its wall time with the
+retry budget of one call. The memory row (``--only memory``, in a table of its
+own) runs 20,000 tests using ``xquik_api_key`` and the same tests with a bare
+fixture, once each, and divides the difference of their peak resident memory
+by the number of keys; the masker's share, the index it keeps of 20,000 keys,
+is measured with ``tracemalloc`` (see ``masking.py``) and judged against its
+target. The table shows the median wall-clock time of each side, the median
+of the pairs' ratios (of wall-clock and of CPU time) and the target the
+wall-clock ratio must meet. Absolute times depend on the machine; the ratios
+are the result.
 
 The subprocesses run with plugin autoloading off and only the plugins a user
 of pytest-xquik has: respx's (a dependency), pytest-xquik's, and xdist for the
@@ -343,6 +349,69 @@ def closed_port_row(root: Path, tests: int, repeat: int) -> None:
     )
 
 
+def peak_memory(suite: Suite, directory: Path) -> int:
+    """Run ``suite`` once in ``directory``; its peak resident memory in bytes."""
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            suite.command(),
+            cwd=directory,
+            env=clean_environment(),
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        # wait4 gives the resource usage of this one process (getrusage would give
+        # the largest peak of every child so far).
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        output.seek(0)
+        text = output.read().decode(errors="replace")
+    if process.returncode != 0 or f"{suite.count} passed" not in text:
+        sys.exit(f"benchmark suite {suite.name!r} did not pass:\n{text[-3000:]}")
+    # ru_maxrss is in kilobytes on Linux, in bytes on macOS.
+    return usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
+
+
+def memory_row(tests: int, root: Path) -> None:
+    """Peak memory of ``tests`` tests using ``xquik_api_key`` against a bare fixture."""
+    suites = (
+        Suite(
+            "memory_key", tests, "xquik_api_key", 'assert xquik_api_key.full_key.startswith("xq_")'
+        ),
+        Suite(
+            "memory_bare",
+            tests,
+            "bare_key",
+            'assert bare_key.full_key.startswith("xq_")',
+            "import secrets\nimport types\n\nimport pytest\n\n\n@pytest.fixture\n"
+            "def bare_key():\n"
+            '    return types.SimpleNamespace(full_key="xq_" + secrets.token_hex(32))',
+        ),
+    )
+    peaks = []
+    for suite in suites:
+        directory = root / f"{suite.name}-{suite.count}"
+        directory.mkdir()
+        (directory / f"test_{suite.name}.py").write_text(suite.source())
+        run(suite, directory, "--collect-only")  # byte-compile the suite first
+        peaks.append(peak_memory(suite, directory))
+    per_key = (peaks[0] - peaks[1]) / tests
+    index = masking.bytes_per_key(tests)
+    holds = "yes" if index <= masking.MEMORY_TARGET else "**no**"
+    print("| measure | compared with | xquik MB | baseline MB | per key | target | holds |")
+    print("| --- | --- | ---: | ---: | ---: | --- | --- |")
+    print(
+        f"| peak memory of {tests} tests using `xquik_api_key` (mock), one process "
+        f"| the same tests with a bare fixture | {peaks[0] / 1e6:.0f} | {peaks[1] / 1e6:.0f} "
+        f"| {per_key / 1e3:.2f} KB | report it | - |"
+    )
+    print(
+        f"| of which the masker's index of {tests} keys (`tracemalloc`) | - "
+        f"| {index * tests / 1e6:.1f} | - | {index / 1e3:.2f} KB "
+        f"| ≤ {masking.MEMORY_TARGET / 1e3:g} KB | {holds} |",
+        flush=True,
+    )
+
+
 def masking_samples(repeat: int) -> tuple[list[Sample], list[Sample]]:
     """The masking row, from ``masking.py``: alternating pairs of the masking and one replace."""
     masks, replaces = masking.measure(*masking.scenario(), repeat)
@@ -407,26 +476,44 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="250/100 tests, 3 repetitions")
     parser.add_argument("--tests", type=int, help="tests per mock suite (default 1000)")
     parser.add_argument("--live-tests", type=int, help="tests per live suite (default 200)")
+    parser.add_argument(
+        "--memory-tests", type=int, help="tests of the memory row (default 20000, 5000 quick)"
+    )
     parser.add_argument("--repeat", type=int, help="repetitions of every row (default: per row)")
     parser.add_argument(
         "--only",
-        default="key,client,unused,live,xdist,masking,ratelimit,closed",
+        default="key,client,unused,live,xdist,masking,ratelimit,closed,memory",
         help="comma-separated rows to run (default: key,client,unused,live,xdist,masking,"
-        "ratelimit,closed)",
+        "ratelimit,closed,memory)",
     )
     options = parser.parse_args(argv)
     tests = options.tests or (250 if options.quick else 1000)
     live_tests = options.live_tests or (100 if options.quick else 200)
-    # The ≤ 1.03x row needs the most repetitions to be read at that precision;
-    # the client row's baseline is the slowest (it builds 1,000 TLS contexts).
-    repeats = {"key": 9, "client": 5, "unused": 41, "live": 9, "xdist": 9, "masking": 21}
     rows = table_rows(tests, live_tests)
     selected = options.only.split(",")
-    unknown = set(selected) - {*rows, "masking", "ratelimit", "closed"}
+    unknown = set(selected) - {*rows, "masking", "ratelimit", "closed", "memory"}
     if unknown:
         parser.error(f"--only: unknown rows {', '.join(sorted(unknown))}")
 
     print(f"Machine: {machine()}\n")
+    if set(selected) - {"memory"}:
+        timing_table(options, rows, selected, tests, live_tests)
+    if "memory" in selected:
+        with tempfile.TemporaryDirectory(prefix="xquik-bench-") as tmp:
+            memory_row(options.memory_tests or (5000 if options.quick else 20000), Path(tmp))
+
+
+def timing_table(
+    options: argparse.Namespace,
+    rows: dict[str, Row],
+    selected: list[str],
+    tests: int,
+    live_tests: int,
+) -> None:
+    """The table of wall-clock ratios, for the ``selected`` rows."""
+    # The ≤ 1.03x row needs the most repetitions to be read at that precision;
+    # the client row's baseline is the slowest (it builds 1,000 TLS contexts).
+    repeats = {"key": 9, "client": 5, "unused": 41, "live": 9, "xdist": 9, "masking": 21}
     if tests < 1000 or live_tests < 200:
         print("Smaller suites than the targets assume: pytest's start-up weighs more in each run,")
         print("which pulls every ratio toward 1. Judge the targets on the full run.\n")
@@ -464,6 +551,7 @@ def main(argv: list[str] | None = None) -> None:
     print()
     for line in counts:
         print(line)
+    print()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 
-from pytest_xquik.masking.masker import SecretMasker, masked_form
+from pytest_xquik.masking.masker import KEY_PREFIX, HexWindows, SecretMasker, masked_form
 from pytest_xquik.masking.redaction import mask_value
 
 
@@ -105,7 +105,111 @@ def test_a_piece_right_after_a_whole_key_is_masked(key: str) -> None:
     masker = SecretMasker(backstop=False)
     for secret in (key, other):
         masker.register(secret)
-    assert masker.mask(f"{key}{other[20:40]} ") == f"{masked_form(key)}[MASKED] "
+    assert masker.mask(f"{key}{other[20:40]} ") == f"{masked_form(key)} "
+    glue = "caf" + unlike(other[19])
+    assert masker.mask(f"{key}{glue}{other[20:40]} ") == f"{masked_form(key)}{glue}[MASKED] "
+
+
+def unlike(digit: str) -> str:
+    """A hex digit other than ``digit``: glued to a piece where the key has ``digit``,
+    it does not make the piece longer."""
+    return "1" if digit != "1" else "2"
+
+
+def every_piece(secret: str) -> list[str]:
+    """Every run of 8 or more characters of ``secret``."""
+    return [
+        secret[start:end]
+        for start in range(len(secret) - 7)
+        for end in range(start + 8, len(secret) + 1)
+    ]
+
+
+def assert_no_window(text: str, digits: str) -> None:
+    """No 8 consecutive characters of ``digits`` are in ``text``."""
+    windows = [digits[i : i + 8] for i in range(len(digits) - 7)]
+    assert not [window for window in windows if window in text], text
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["'{}'", "{}", "[52 chars]{}[3 chars]", "- {}\n", "b'{}'", "'...{}'", "«é…{}…»", "🔑 {} 🔑"],
+)
+def test_every_piece_of_a_key_is_masked_wherever_it_is(key: str, template: str) -> None:
+    masker = SecretMasker(backstop=False)
+    masker.register(key)
+    for piece in every_piece(key[3:]):
+        for case in (piece, piece.upper()):
+            text = template.format(case)
+            assert masker.mask(text) == text.replace(case, "[MASKED]"), case
+
+
+@pytest.mark.parametrize("template", ["deadbeef{}cafe", "%22{}%22", "0x{}"])
+def test_every_piece_of_a_key_glued_to_other_hex_is_masked(key: str, template: str) -> None:
+    masker = SecretMasker(backstop=False)
+    masker.register(key)
+    for piece in every_piece(key[3:]):
+        masked = masker.mask(template.format(piece))
+        # The key's own digits may go on into the glued ones: the piece is then longer.
+        assert masked.count("[MASKED]") == 1, masked
+        assert_no_window(masked, key[3:])
+
+
+def test_a_piece_after_xq_keeps_the_public_prefix_of_the_key(key: str) -> None:
+    for masker in (SecretMasker(), SecretMasker(backstop=False)):
+        masker.register(key)
+        for end in range(11, len(key)):
+            for piece in (key[:end], KEY_PREFIX + key[3:end].upper()):
+                assert masker.mask(f"'{piece}'") == f"'{piece[:8]}[MASKED]'"
+
+
+def test_pieces_of_several_keys_glued_together_are_masked_and_nothing_else() -> None:
+    keys = ["xq_" + secrets.token_hex(32) for _ in range(3)]
+    masker = SecretMasker()
+    for key in keys:
+        masker.register(key)
+    glue = f"{unlike(keys[1][30])}12{unlike(keys[2][49])}"
+    text = f"id={keys[0][20:40]}{keys[1][3:30]}{glue}{keys[2][50:]}&"
+    assert masker.mask(text) == f"id=[MASKED]{glue}[MASKED]&"
+    shorter = f"'{keys[0][10:17]}' '{keys[1][20:27]}' a1b2c3d4e5f60718 {secrets.token_hex(32)}"
+    assert masker.mask(shorter) == shorter
+
+
+def test_a_secret_of_another_format_loses_its_hex_runs_and_its_cut_ends() -> None:
+    token = "tok-" + secrets.token_hex(12) + "-" + secrets.token_urlsafe(18)
+    masker = SecretMasker()
+    masker.register(token)
+    hex_run = token[4:28]
+    assert masker.mask(f"[4 chars]{hex_run[3:15]}[9 chars]") == "[4 chars][MASKED][9 chars]"
+    assert masker.mask(f"'Bearer {token[:12]}...'") == "'Bearer [MASKED]...'"
+    assert masker.mask(f"'...{token[-12:]}'") == "'...[MASKED]'"
+    assert masker.mask(f"'...{token[-12:]}&x=1'") == "'...[MASKED]&x=1'"
+
+
+def test_hex_windows_are_found_whatever_their_case_and_survive_growth() -> None:
+    windows = HexWindows()
+    runs = [secrets.token_hex(32) for _ in range(200)]
+    assert windows.add_run("00000000")
+    for run in runs:
+        assert windows.add_run(run)
+    assert not windows.add_run(runs[0])
+    assert len(windows) == 1 + sum(len(run) - 7 for run in runs)
+    assert windows.spans("00000000") == [(0, 8)]
+    for run in runs:
+        glued = (
+            f"00{unlike(run[8])}{run[9:17].upper()}{unlike(run[17])}12{unlike(run[39])}{run[40:]}"
+        )
+        assert windows.spans(glued) == [(3, 11), (15, 39)]
+    assert windows.spans("0123abcd") == []
+
+
+def test_listeners_hear_each_new_secret_once(key: str) -> None:
+    masker, heard = SecretMasker(), []
+    masker.listeners.append(heard.append)
+    for secret in (key, key, "bearer-token", "bearer-token", "xq_" + secrets.token_hex(32)):
+        masker.register(secret)
+    assert heard[:2] == [key, "bearer-token"]
+    assert len(heard) == 3
 
 
 def test_hex_beside_an_ellipsis_that_is_no_piece_of_a_secret_stays(masker: SecretMasker) -> None:

@@ -49,3 +49,19 @@ def test_the_benchmark_script_rejects_an_unknown_row(pytester: pytest.Pytester) 
     result = pytester.run(sys.executable, RUN, "--only", "key,speed")
     assert result.ret == 2
     result.stderr.fnmatch_lines(["*--only: unknown rows speed"])
+
+
+def test_a_tiny_memory_benchmark_shows_the_run_and_the_masker_index_per_key(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.run(sys.executable, RUN, "--only", "memory", "--memory-tests", "300")
+    assert result.ret == 0, result.stderr.str()
+    result.stdout.fnmatch_lines(
+        [
+            "| measure | compared with | xquik MB | baseline MB | per key | target | holds |",
+            "| peak memory of 300 tests using `xquik_api_key` (mock), one process "
+            "| the same tests with a bare fixture | * | * | * KB | report it | - |",
+            "| of which the masker's index of 300 keys (`tracemalloc`) | - | * | - "
+            "| 0.* KB | ≤ 1 KB | yes |",
+        ]
+    )

@@ -8,18 +8,28 @@ alone.
 :meth:`SecretMasker.mask` finds, in time linear in the size of the text
 whatever the number of secrets:
 
+- every *piece* of a registered key, wherever it is and whatever cut it: any
+  run of :data:`PIECE_LENGTH` or more of its 64 hex digits (of either case),
+  on its own or glued to other hex digits, whether pytest shortened the value
+  (``...``, "Skipping N identical leading characters"), unittest did
+  (``[N chars]``), a diff wrapped it or a ``bytes`` repr split it; the same
+  for every run of 8 or more hex digits inside any other secret;
 - every registered secret, on its own or inside longer text, and its
   JSON-escaped, URL-encoded and ``repr()`` forms;
+- the pieces of a secret of another format (a bearer token) that a shortened
+  value leaves next to a ``...`` or ``…``, from 8 characters on;
 - as a backstop (which :class:`SecretMasker` may be told to leave off), any
   string of the key format ``xq_`` + 64 hex characters (of either case),
-  registered or not;
-- the *pieces* of a secret that a shortened value leaves next to a ``...`` or
-  ``…`` (``'xq_a1b2c3d4e5...'``, ``...9f8e7d6c5b4a'``), from 8 characters on.
+  registered or not, and such a string cut short next to an ellipsis.
 
-Keys are found through their ``xq_`` anchor and a dictionary lookup, pieces
-through an index of every 8-character run of every secret, looked up only
-beside an ellipsis; a regular expression alternation is used only for the
-few secrets of another format (the management credential).
+How: one C-speed pass marks the hex digits of the text (``bytes.translate``),
+and ``bytes.find`` jumps from one run of 8 or more of them to the next; inside
+a run, the 8-digit windows are looked up in :class:`HexWindows`, a compact
+set of every 8-digit window of every secret (6 to 12 bytes a window, at
+most 0.7 KB a key), and a run is masked where its windows are found. A key
+of the key format needs no look-up at all while the backstop is on. A regular
+expression alternation is used only for the few secrets of another format
+(the management credential).
 """
 
 from __future__ import annotations
@@ -28,9 +38,8 @@ import json
 import re
 import string
 import threading
+from array import array
 from collections.abc import Callable
-from itertools import compress
-from operator import is_
 from urllib.parse import quote, quote_plus
 
 MARKER = "[MASKED]"
@@ -38,28 +47,29 @@ PUBLIC_PREFIX_LENGTH = 8
 KEY_PREFIX = "xq_"
 KEY_HEX_LENGTH = 64
 
-#: Pieces of a secret shorter than this next to an ellipsis are left alone.
+#: Pieces of a secret shorter than this are left alone.
 PIECE_LENGTH = 8
 
 _KEY_FORMAT = re.compile(r"xq_[0-9a-f]{64}")
-# A key, or a piece of one, longer than its public prefix (split keeps it as a part).
-# Hex digits of either case: the backstop also catches an upper-cased key, and a
-# class of three ranges compiles to a lookup table, which is faster on hex (its
-# digits and letters alternate at random) than two range tests.
-_KEY_RUNS = re.compile(r"(xq_[0-9a-fA-F]{6,})")
-_TOKEN_CHARACTERS = string.ascii_letters + string.digits + "_%+/=-"
+# The hex digits of a key past its prefix that the masked form shows.
+_PUBLIC_HEX = PUBLIC_PREFIX_LENGTH - len(KEY_PREFIX)
+# Every run of PIECE_LENGTH or more hex digits inside a secret.
+_HEX_RUN = re.compile(f"[0-9a-fA-F]{{{PIECE_LENGTH},}}")
+# Text encoded as ASCII (one byte a character, "?" for the others) and translated
+# with this table reads "1" for a hex digit and "0" for anything else.
+_HEX_FLAGS = bytes(ord("1") if chr(byte) in string.hexdigits else ord("0") for byte in range(256))
+_PIECE_FLAGS = b"1" * PIECE_LENGTH
+_MULTIPLIER = 0x9E3779B1  # 2**32 / phi, for Fibonacci hashing
 _TOKEN = "[A-Za-z0-9_%+/=-]"
-# An ellipsis with at least a piece's length of token characters on one side, and
-# the token characters after it (group 1); one pattern per kind, since a literal
-# start lets the regex engine skip ahead fast.
-_ELLIPSES = {
-    ellipsis: re.compile(
+# An ellipsis with at least a piece's length of token characters on one side; one
+# pattern per kind, since a literal start lets the regex engine skip ahead fast.
+_ELLIPSES = [
+    re.compile(
         rf"{re.escape(ellipsis)}(?:(?={_TOKEN}{{{PIECE_LENGTH}}})"
-        rf"|(?<={_TOKEN}{{{PIECE_LENGTH}}}{re.escape(ellipsis)})){re.escape(ellipsis[0])}*"
-        rf"({_TOKEN}*)"
+        rf"|(?<={_TOKEN}{{{PIECE_LENGTH}}}{re.escape(ellipsis)}))"
     )
     for ellipsis in ("...", "…")
-}
+]
 
 
 def masked_form(secret: str) -> str:
@@ -67,11 +77,6 @@ def masked_form(secret: str) -> str:
     if secret.startswith(KEY_PREFIX):
         return secret[:PUBLIC_PREFIX_LENGTH] + MARKER
     return MARKER
-
-
-def _public_length(form: str, offset: int) -> int:
-    """How many characters of a piece starting at ``offset`` in ``form`` are public."""
-    return max(PUBLIC_PREFIX_LENGTH - offset, 0) if form.startswith(KEY_PREFIX) else 0
 
 
 def encoded_forms(secret: str) -> set[str]:
@@ -86,6 +91,95 @@ def encoded_forms(secret: str) -> set[str]:
     }
 
 
+def _probe(table: array[int], value: int) -> int:
+    """The slot of ``table`` that holds ``value``, or the empty one where it would go."""
+    # Fibonacci hashing: the top bits of the low 32 bits of value * 2**32 / phi.
+    slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> (33 - len(table).bit_length())
+    mask = len(table) - 1
+    while table[slot] and table[slot] != value:
+        slot = (slot + 1) & mask
+    return slot
+
+
+class HexWindows:
+    """A set of 8-hex-digit windows, each stored as the 32-bit number it spells.
+
+    An open-addressing table (linear probing) in an ``array`` of 32-bit
+    slots, a third to two thirds full, so that a window costs 6 to 12 bytes
+    instead of the 80 or so of a Python ``set`` of ``int``. A window is found
+    whatever the case of its letters. The window ``00000000``, which cannot
+    tell itself from an empty slot, is kept aside. :meth:`add_run` is called
+    under the masker's lock; :meth:`spans` may run at the same time (it reads
+    the table once: a grown table replaces the old one whole).
+    """
+
+    def __init__(self) -> None:
+        self._table = array("I", bytes(4 << 10))
+        self._count = 0
+        self._zero = False
+
+    def __len__(self) -> int:
+        return self._count + self._zero
+
+    def add_run(self, run: str) -> bool:
+        """Add every window of ``run``, a run of hex digits; whether any was new."""
+        windows = len(run) - PIECE_LENGTH + 1
+        if 3 * (self._count + windows) > 2 * len(self._table):
+            self._grow(self._count + windows)
+        table, number, new = self._table, int(run, 16), False
+        for shift in range(4 * (windows - 1), -1, -4):
+            value = (number >> shift) & 0xFFFFFFFF
+            if not value:
+                new, self._zero = new or not self._zero, True
+                continue
+            slot = _probe(table, value)
+            if not table[slot]:
+                table[slot] = value
+                self._count += 1
+                new = True
+        return new
+
+    def spans(self, run: str) -> list[tuple[int, int]]:
+        """Where ``run``, a run of hex digits, holds windows of the set: the (start, end)
+        of each stretch that they cover, in order; stretches that touch are one."""
+        last = len(run) - PIECE_LENGTH
+        table, zero, number = self._table, self._zero, int(run, 16) if last >= 0 else 0
+
+        def found(start: int) -> bool:
+            value = (number >> 4 * (last - start)) & 0xFFFFFFFF
+            return table[_probe(table, value)] == value if value else zero
+
+        spans = []
+        start = 0
+        while start <= last:
+            if not found(start):
+                start += 1
+                continue
+            end = start + PIECE_LENGTH
+            # Extend the stretch window by window, trying the furthest window that
+            # overlaps or touches it first: a long piece takes one look-up per 8 digits.
+            while end < len(run):
+                window = min(end, last)
+                while window > end - PIECE_LENGTH and not found(window):
+                    window -= 1
+                if window == end - PIECE_LENGTH:
+                    break
+                end = window + PIECE_LENGTH
+            spans.append((start, end))
+            start = end + 1
+        return spans
+
+    def _grow(self, count: int) -> None:
+        """A table large enough for ``count`` windows, holding every window of this one."""
+        size = len(self._table)
+        while 3 * count > 2 * size:
+            size *= 2
+        table = array("I", bytes(4 * size))
+        for value in filter(None, self._table):
+            table[_probe(table, value)] = value
+        self._table = table
+
+
 class SecretMasker:
     """The set of secrets this process must never print, and the masking of text.
 
@@ -95,17 +189,18 @@ class SecretMasker:
 
     def __init__(self, *, backstop: bool = True) -> None:
         self.backstop = backstop
-        # Every registered key -> its masked form.
-        self._keys: dict[str, str] = {}
+        # Every 8-digit window of every run of hex digits in every secret.
+        self._windows = HexWindows()
+        # Every form of every secret not of the key format -> its masked form; the
+        # heads (prefixes) and tails (suffixes) of PIECE_LENGTH or more characters
+        # of those forms, longest first, by their last and their first PIECE_LENGTH
+        # characters.
         self._others: dict[str, str] = {}
         self._others_pattern: re.Pattern[str] | None = None
-        # Every PIECE_LENGTH-character run of every form of every secret:
-        # the run -> (the form it belongs to, its offset in that form).
-        self._pieces: dict[str, tuple[str, int]] = {}
-        self._reach = 0
-        # Shorter texts hold nothing to mask: no piece beside an ellipsis, no cut
-        # key, no registered secret (a progress dot, a short terminal write).
-        self._shortest = PIECE_LENGTH + len("…")
+        self._heads: dict[str, list[str]] = {}
+        self._tails: dict[str, list[str]] = {}
+        # Shorter texts hold nothing to mask (a progress dot, a short terminal write).
+        self._shortest = PIECE_LENGTH
         self._lock = threading.Lock()
         #: Called with each newly registered secret, once it is masked (a CI runner's mask).
         self.listeners: list[Callable[[str], None]] = []
@@ -116,28 +211,32 @@ class SecretMasker:
         if not secret:
             return
         with self._lock:
-            known = secret in self._keys or secret in self._others
-            if _KEY_FORMAT.fullmatch(secret):
-                forms = {secret}
-                self._keys[secret] = masked_form(secret)
-            else:
+            # A secret is new if it brings a window or a form the masker did not know.
+            new = False
+            for run in _HEX_RUN.findall(secret):
+                new = self._windows.add_run(run) or new
+            if not _KEY_FORMAT.fullmatch(secret):
                 forms = {form for form in encoded_forms(secret) if form not in self._others}
-                if not forms:
-                    return
-                for form in forms:
-                    self._others[form] = masked_form(form)
-                    self._shortest = min(self._shortest, len(form))
-                alternatives = sorted(self._others, key=len, reverse=True)
-                self._others_pattern = re.compile("|".join(map(re.escape, alternatives)))
-            for form in forms:
-                # The first PIECE_LENGTH characters of a key are its public prefix.
-                first = 1 if form.startswith(KEY_PREFIX) else 0
-                for offset in range(first, len(form) - PIECE_LENGTH + 1):
-                    self._pieces.setdefault(form[offset : offset + PIECE_LENGTH], (form, offset))
-                self._reach = max(self._reach, len(form))
-        if not known:
+                new = new or bool(forms)
+                self._add_others(forms)
+        if new:
             for listener in self.listeners:
                 listener(secret)
+
+    def _add_others(self, forms: set[str]) -> None:
+        """Mask ``forms`` of a secret of another format, whole and cut next to an ellipsis."""
+        for form in forms:
+            self._others[form] = masked_form(form)
+            self._shortest = min(self._shortest, len(form))
+            for length in range(PIECE_LENGTH, len(form)):
+                head, tail = form[:length], form[-length:]
+                self._heads.setdefault(head[-PIECE_LENGTH:], []).append(head)
+                self._tails.setdefault(tail[:PIECE_LENGTH], []).append(tail)
+        if forms:
+            for cuts in (*self._heads.values(), *self._tails.values()):
+                cuts.sort(key=len, reverse=True)
+            alternatives = sorted(self._others, key=len, reverse=True)
+            self._others_pattern = re.compile("|".join(map(re.escape, alternatives)))
 
     def mask(self, text: str) -> str:
         """Return ``text`` with every secret, and every piece of one, in its masked form."""
@@ -149,103 +248,87 @@ class SecretMasker:
                 text = text.replace(secret, masked)
         elif self._others_pattern is not None:
             text = self._others_pattern.sub(lambda match: others[match.group()], text)
-        ellipses = [pattern for ellipsis, pattern in _ELLIPSES.items() if ellipsis in text]
-        if KEY_PREFIX not in text:
-            return self._mask_beside_all_ellipses(text, ellipses)
-        # One split on the key runs, one join. Split, rather than ``sub`` with a
-        # function: one Python call per key costs more than the scan of the text.
-        parts = _KEY_RUNS.split(text)
-        runs = parts[1::2]
-        # A registered key is a run of its own; the other runs stay, for now.
-        masked_runs = list(map(self._keys.get, runs, runs))
-        kept = False
-        for index in compress(range(len(runs)), map(is_, masked_runs, runs)):
-            masked_runs[index] = self._mask_key_run(runs[index], parts[2 * index + 2])
-            kept = kept or masked_runs[index] == runs[index]
-        parts[1::2] = masked_runs
-        if kept:  # a run left as it was joins the token characters on either side of it
-            return self._mask_beside_all_ellipses("".join(parts), ellipses)
-        # Otherwise the text between two key runs holds every ellipsis that a key
-        # does not cut short (those the runs took care of): mask beside those.
-        for pattern in ellipses:
-            matches = list(map(pattern.search, parts[0::2]))
-            for index in compress(range(len(matches)), matches):
-                parts[2 * index] = self._mask_beside_ellipses(parts[2 * index], matches[index])
+        if self._heads:
+            text = self._mask_cut_others(text)
+        return self._mask_hex_runs(text)
+
+    def _mask_hex_runs(self, text: str) -> str:
+        """Mask the keys of the key format and the pieces of secrets in every run of hex digits."""
+        find = text.encode("ascii", "replace").translate(_HEX_FLAGS).find
+        start = find(_PIECE_FLAGS)
+        if start < 0:
+            return text
+        backstop, length = self.backstop, len(text)
+        parts: list[str] = []
+        append = parts.append
+        done = 0
+        while start >= 0:
+            end = find(b"0", start + PIECE_LENGTH)
+            if end < 0:
+                end = length
+            if end - start == KEY_HEX_LENGTH and backstop and text[start - 3 : start] == KEY_PREFIX:
+                # A key of the key format (the usual case, first): its public prefix and the marker.
+                append(text[done : start + _PUBLIC_HEX])
+                append(MARKER)
+                done = end
+            else:
+                anchored = text[start - 3 : start] == KEY_PREFIX
+                if backstop and anchored and text.startswith(("...", "…"), end):
+                    masked: str | None = text[start : start + _PUBLIC_HEX] + MARKER  # one cut short
+                else:
+                    masked = self._mask_run(text[start:end], anchored)
+                if masked is not None:
+                    append(text[done:start])
+                    append(masked)
+                    done = end
+            start = find(_PIECE_FLAGS, end)
+        if not parts:
+            return text
+        append(text[done:])
         return "".join(parts)
 
-    def _mask_beside_all_ellipses(self, text: str, ellipses: list[re.Pattern[str]]) -> str:
-        """Mask the pieces of secrets beside every ellipsis in ``text``, of each kind in turn."""
-        for pattern in ellipses:
-            found = pattern.search(text)
-            if found:
-                text = self._mask_beside_ellipses(text, found)
-        return text
+    def _mask_run(self, run: str, anchored: bool) -> str | None:
+        """``run`` of hex digits with every piece of a secret masked, or None if it holds none.
 
-    def _mask_key_run(self, run: str, after: str) -> str:
-        """Mask a run of ``xq_`` and hex digits that is not a registered key, ``after`` it."""
-        key = run[: len(KEY_PREFIX) + KEY_HEX_LENGTH]
-        if len(key) == len(KEY_PREFIX) + KEY_HEX_LENGTH and (self.backstop or key in self._keys):
-            return masked_form(key) + self._mask_pieces(run[len(key) :])
-        if self.backstop and after.startswith(("...", "…")):
-            return run[:PUBLIC_PREFIX_LENGTH] + MARKER  # a key of the key format, cut short
-        return self._mask_pieces(run)
-
-    def _mask_beside_ellipses(self, text: str, ellipsis: re.Match[str] | None) -> str:
-        """Mask the pieces of secrets beside ``ellipsis``, found in ``text``, and each later one."""
-        reach = self._reach
+        ``anchored``: the run follows ``xq_``, so its first digits are a key's public prefix.
+        With the backstop on, a run of more than 64 digits after ``xq_`` starts with a key
+        of the key format, masked whether registered or not.
+        """
         parts: list[str] = []
         done = 0
-        while ellipsis is not None:
-            start, after = ellipsis.span()
-            end = ellipsis.start(1)  # the token characters after the ellipsis start here
-            if text[start - 1 : start] in _TOKEN_CHARACTERS:
-                before = text[start - reach if start - reach > done else done : start]
-                before = before[len(before.rstrip(_TOKEN_CHARACTERS)) :]
-                if len(before) >= PIECE_LENGTH:
-                    parts += [text[done : start - len(before)], self._mask_pieces(before)]
-                    done = start
-            if after - end > reach:
-                after = end + reach
-            if after - end >= PIECE_LENGTH:
-                parts += [text[done:end], self._mask_pieces(text[end:after])]
-                done = after
-            ellipsis = ellipsis.re.search(text, after)
-        parts.append(text[done:])
-        return "".join(parts)
-
-    def _mask_pieces(self, run: str) -> str:
-        """Mask every piece of a registered secret in ``run``, a run of token characters."""
-        if len(run) < PIECE_LENGTH:
-            return run
-        pieces = self._pieces
-        # The usual case, first: the whole run is one piece of one secret.
-        found = pieces.get(run[-PIECE_LENGTH:])
-        if found is not None:
-            form, offset = found
-            first = offset + PIECE_LENGTH - len(run)
-            if first >= 0 and form[first : offset + PIECE_LENGTH] == run:
-                return run[: _public_length(form, first)] + MARKER
-        parts: list[str] = []
-        done = position = 0
-        while position + PIECE_LENGTH <= len(run):
-            found = pieces.get(run[position : position + PIECE_LENGTH])
-            if found is None:
-                position += 1
-                continue
-            form, offset = found
-            start, first = position, offset
-            while start > done and first > 0 and run[start - 1] == form[first - 1]:
-                start -= 1
-                first -= 1
-            end, last = position + PIECE_LENGTH, offset + PIECE_LENGTH
-            rest = min(len(run) - end, len(form) - last)
-            if run[end : end + rest] == form[last : last + rest]:
-                end += rest  # the piece runs to the end of the secret or of the run
-            else:
-                while run[end] == form[last]:
-                    end += 1
-                    last += 1
-            parts += [run[done:start], run[start : start + _public_length(form, first)], MARKER]
-            done = position = end
+        if anchored and self.backstop and len(run) >= KEY_HEX_LENGTH:
+            parts += [run[:_PUBLIC_HEX], MARKER]
+            done = KEY_HEX_LENGTH
+        base = done
+        for start, end in self._windows.spans(run[base:]):
+            public = _PUBLIC_HEX if anchored and start + base == 0 else 0
+            parts += [run[done : base + start + public], MARKER]
+            done = base + end
+        if not parts:
+            return None
         parts.append(run[done:])
         return "".join(parts)
+
+    def _mask_cut_others(self, text: str) -> str:
+        """Mask what a cut leaves of a secret of another format: its head before an ellipsis,
+        its tail after one."""
+        heads, tails = self._heads, self._tails
+        parts: list[str] = []
+        done = 0
+        for pattern in _ELLIPSES:
+            for ellipsis in pattern.finditer(text):
+                start, end = ellipsis.span()
+                for head in heads.get(text[start - PIECE_LENGTH : start], ()):
+                    if start - len(head) >= done and text.startswith(head, start - len(head)):
+                        parts += [text[done : start - len(head)], masked_form(head)]
+                        done = start
+                        break
+                for tail in tails.get(text[end : end + PIECE_LENGTH], ()):
+                    if end >= done and text.startswith(tail, end):
+                        parts += [text[done:end], MARKER]
+                        done = end + len(tail)
+                        break
+            if parts:
+                parts.append(text[done:])
+                text, parts, done = "".join(parts), [], 0
+        return text
