@@ -33,7 +33,7 @@ from pytest_xquik.markers import (
 )
 from pytest_xquik.masking.redaction import REDACTION, Redaction
 from pytest_xquik.session import XquikSession
-from pytest_xquik.settings import add_options
+from pytest_xquik.settings import SOURCES, add_options
 
 if TYPE_CHECKING:
     from pytest_xquik.live.sweeper import RunSummary
@@ -92,6 +92,8 @@ def _sweep(config: pytest.Config, dry_run: bool) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.option.help:  # --help works whatever the settings and credentials
+        return
     config.stash[SESSION] = session = XquikSession.from_config(config)
     config.stash[REDACTION] = redaction = Redaction(session.masker)
     # pytest_warning_recorded and pytest_runtest_logreport get no config to
@@ -144,9 +146,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     session = xquik_session(config)
     settings = session.settings
-    credential = "none (the mock's own)" if session.is_mock else session.credential.describe()
+    sources = config.stash[SOURCES]
+    if session.is_mock:
+        credential = "none (the mock's own)"
+    elif session.ledger is None:  # live mode, only listing fixtures or markers
+        credential = "none"
+    else:
+        credential = session.credential.describe()
     return (
-        f"xquik: mode={settings.mode}, base URL={settings.base_url}, "
+        f"xquik: mode={settings.mode} ({sources['mode'].kind}), "
+        f"base URL={settings.base_url} ({sources['base_url'].kind}), "
         f"credential={credential}, key names={settings.key_name_prefix} {session.namer.run_id}-*"
     )
 

@@ -68,7 +68,7 @@ class XquikSession:
         credential = None
         if settings.mode == "live":
             credential = credential_from_env(os.environ, settings.session_cookie_name)
-            if credential is None:
+            if credential is None and not _only_shows_help(config):
                 raise pytest.UsageError(missing_credential_message())
         # pytest-xdist gives every worker the controller's run id and its own worker id.
         workerinput = getattr(config, "workerinput", None)
@@ -172,6 +172,12 @@ class XquikSession:
             self.ledger.close()
         if self._interceptor is not None:
             self._interceptor.stop()
+
+
+def _only_shows_help(config: pytest.Config) -> bool:
+    """Whether this command only lists fixtures or markers: it needs no credential."""
+    option = config.option
+    return bool(option.showfixtures or option.show_fixtures_per_test or option.markers)
 
 
 def _controller_run_id(config: pytest.Config) -> str:
