@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import re
 import textwrap
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+from tests.extras import release
 
 README = Path(__file__).parent.parent / "README.md"
 
@@ -79,14 +80,6 @@ def runnable_blocks() -> list[tuple[Block, Block | None]]:
     return runs
 
 
-def _installed(distribution: str) -> bool:
-    try:
-        version(distribution)
-    except PackageNotFoundError:
-        return False
-    return True
-
-
 RUNS = runnable_blocks()
 
 
@@ -97,7 +90,7 @@ def test_the_readme_block_runs_in_mock_mode(
     pytester: pytest.Pytester, block: Block, conftest: Block | None
 ) -> None:
     needs = block.needs + (conftest.needs if conftest else ())
-    missing = [name for name in needs if not _installed(name)]
+    missing = [name for name in needs if release(name) is None]
     if missing:
         pytest.skip(f"needs {', '.join(missing)}")
     if conftest is not None:
