@@ -360,9 +360,9 @@ def _ini_text(value: object) -> str:
 
 
 def _expected(option: Option) -> str:
-    """What ``option`` allows, as its parser says it for a value it refuses."""
+    """What ``option`` allows, as its parser says it for an empty value (or its help)."""
     try:
-        option.parse("\0")
+        option.parse("")
     except ValueError as error:
         return str(error)
-    return f"a {option.type}"  # pragma: no cover - every parser refuses a NUL
+    return option.help
