@@ -1,7 +1,8 @@
 """Every ```` ```python ```` block of README.md runs, as written, in a pytest session in mock mode.
 
 Each block is written to a test file of its own (with the imports it shows,
-nothing added) and run by pytester; every test it holds must pass. (The
+nothing added) and run by pytester, warnings turned into errors as in a strict
+suite (``filterwarnings = error``); every test it holds must pass. (The
 example suite of ``examples/`` runs in ``tests/test_examples.py``.) HTML
 comments on the lines right before a block's fence change what is done with
 it, one or more of:
