@@ -54,15 +54,22 @@ def readme_blocks(text: str) -> list[Block]:
             continue
         end = lines.index(fence["indent"] + "```", number + 1)
         code = textwrap.dedent("\n".join(lines[number + 1 : end])) + "\n"
-        options: dict[str, object] = {}
+        markers: dict[str, tuple[str, ...]] = {}
         above = number - 1
         while above >= 0 and (marker := _MARKER.match(lines[above])):
-            what, args = marker["what"], tuple(marker["args"].split())
-            if what not in _KINDS:
-                raise ValueError(f"README.md:{above + 1}: unknown marker {what!r}")
-            options[what] = args if what == "needs" else True
+            if marker["what"] not in _KINDS:
+                raise ValueError(f"README.md:{above + 1}: unknown marker {marker['what']!r}")
+            markers[marker["what"]] = tuple(marker["args"].split())
             above -= 1
-        blocks.append(Block(number + 1, code, **options))  # type: ignore[arg-type]
+        blocks.append(
+            Block(
+                number + 1,
+                code,
+                fragment="fragment" in markers,
+                conftest="conftest" in markers,
+                needs=markers.get("needs", ()),
+            )
+        )
     return blocks
 
 
