@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from pytest_xquik.markers import XquikOptions
     from pytest_xquik.scopes import api_key_fixture
 
+    __version__: str
+
 _MODULES = {
     "ApiKeyInfo": "keys",
     "AsyncScratchKeyFactory": "aio",
@@ -62,11 +64,16 @@ __all__ = [
     "XquikMockEscapeError",
     "XquikOptions",
     "XquikRevokeError",
+    "__version__",
     "api_key_fixture",
 ]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # the installed distribution's, read when first asked for
+        from importlib.metadata import version
+
+        return version("pytest-xquik")
     module = _MODULES.get(name)
     if module is None:
         raise AttributeError(f"module 'pytest_xquik' has no attribute {name!r}")

@@ -39,7 +39,7 @@ from pytest_xquik.masking.cassettes import CassetteMasking
 from pytest_xquik.masking.process import ProcessRedaction
 from pytest_xquik.masking.redaction import REDACTION, Redaction
 from pytest_xquik.session import RUN_ID_INPUT, XquikSession
-from pytest_xquik.settings import add_options, hide_userinfo
+from pytest_xquik.settings import SOURCES, add_options, hide_userinfo
 
 if TYPE_CHECKING:
     from pytest_xquik.live.sweeper import RunSummary
@@ -100,6 +100,8 @@ def _sweep(config: pytest.Config, dry_run: bool) -> bool:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if config.option.help:  # --help works whatever the settings and credentials
+        return
     config.stash[SESSION] = session = XquikSession.from_config(config)
     config.stash[REDACTION] = redaction = Redaction(session.masker)
     redaction.mask_trace(config)
@@ -184,9 +186,16 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_report_header(config: pytest.Config) -> str:
     session = xquik_session(config)
     settings = session.settings
-    credential = "none (the mock's own)" if session.is_mock else session.credential.describe()
+    sources = config.stash[SOURCES]
+    if session.is_mock:
+        credential = "none (the mock's own)"
+    elif session.ledger is None:  # live mode, only listing fixtures or markers
+        credential = "none"
+    else:
+        credential = session.credential.describe()
     return (
-        f"xquik: mode={settings.mode}, base URL={hide_userinfo(settings.base_url)}, "
+        f"xquik: mode={settings.mode} ({sources['mode'].kind}), "
+        f"base URL={hide_userinfo(settings.base_url)} ({sources['base_url'].kind}), "
         f"credential={credential}, key names={settings.key_name_prefix} {session.namer.run_id}-*"
     )
 

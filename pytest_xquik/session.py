@@ -76,7 +76,7 @@ class XquikSession:
         credential = None
         if settings.mode == "live":
             credential = credential_from_env(os.environ, settings.session_cookie_name)
-            if credential is None:
+            if credential is None and not _only_shows_help(config):
                 raise pytest.UsageError(missing_credential_message())
         # A run id of its own for every run, whatever --testrunuid says: a worker of
         # pytest-xdist gets its controller's (see plugin.XdistHooks) and its worker id.
@@ -231,3 +231,9 @@ class XquikSession:
                 throttle.close()
             else:
                 throttle.remove()  # the workers are done: the run's shared state goes
+
+
+def _only_shows_help(config: pytest.Config) -> bool:
+    """Whether this command only lists fixtures or markers: it needs no credential."""
+    option = config.option
+    return bool(option.showfixtures or option.show_fixtures_per_test or option.markers)

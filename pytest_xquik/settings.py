@@ -1,13 +1,15 @@
 """The plugin's settings: declared once, resolved once, validated before any test runs.
 
-Precedence, highest first: command line, environment, ini file, default.
+Precedence, highest first: the command line (a flag, then ``-o name=value``),
+environment, ini file, default. An empty value counts as unset; every value
+given is validated, the ones that lose too.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, NamedTuple, get_args
 
 import httpx
@@ -16,6 +18,10 @@ import pytest
 Mode = Literal["mock", "live"]
 OnLeak = Literal["fail", "warn"]
 ManagementAuth = Literal["any", "session"]
+IniType = Literal["string", "bool", "int", "float"]
+
+#: pytest reads (and ``--help`` shows) ini options typed int or float from 8.4 on.
+_NUMBER_INI_TYPES = pytest.version_tuple >= (8, 4)
 
 
 class Option(NamedTuple):
@@ -27,11 +33,34 @@ class Option(NamedTuple):
     parse: Callable[[str], Any]
     flag: str | None = None
     env: str | None = None
+    type: IniType = "string"  # the ini type pytest reads and --help shows
+    metavar: str | None = None  # the flag's value in --help
 
     @property
     def dest(self) -> str:
         """The attribute name of the command-line option on ``config.option``."""
         return self.ini
+
+    @property
+    def ini_type(self) -> IniType:
+        """The type given to pytest: numbers as strings where pytest has no number types."""
+        if self.type in ("int", "float") and not _NUMBER_INI_TYPES:
+            return "string"
+        return self.type
+
+
+class Source(NamedTuple):
+    """Where a value came from: ``kind`` for the report header, ``where`` for errors."""
+
+    kind: Literal["command line", "environment", "ini", "default"]
+    where: str
+
+    def __str__(self) -> str:
+        return self.where
+
+
+#: Where each setting of the run came from, by field name (for the report header).
+SOURCES: pytest.StashKey[dict[str, Source]] = pytest.StashKey()
 
 
 def hide_userinfo(url: str) -> str:
@@ -125,6 +154,7 @@ OPTIONS: dict[str, Option] = {
         env="XQUIK_MODE",
         default="mock",
         parse=_one_of("mock", "live"),
+        metavar="{mock,live}",
         help="'mock' (default): an in-process fake of the Xquik API, no network; "
         "'live': real keys on the service at the base URL.",
     ),
@@ -134,6 +164,7 @@ OPTIONS: dict[str, Option] = {
         env="XQUIK_BASE_URL",
         default="https://xquik.com/api/v1",
         parse=_base_url,
+        metavar="URL",
         help="Base URL of the Xquik API, version included (default https://xquik.com/api/v1).",
     ),
     "key_name_prefix": Option(
@@ -146,6 +177,7 @@ OPTIONS: dict[str, Option] = {
         ini="xquik_timeout",
         default="30",
         parse=_seconds(zero_allowed=False),
+        type="float",
         help="Timeout in seconds of each request the plugin makes (default 30).",
     ),
     "session_cookie_name": Option(
@@ -159,6 +191,7 @@ OPTIONS: dict[str, Option] = {
         ini="xquik_mask_key_pattern",
         default="true",
         parse=_boolean,
+        type="bool",
         help="Also mask any string of the key format (xq_ + 64 hex characters) that the plugin "
         "did not create (default true); the plugin's own secrets are always masked.",
     ),
@@ -166,6 +199,7 @@ OPTIONS: dict[str, Option] = {
         ini="xquik_max_retries",
         default="3",
         parse=_retries,
+        type="int",
         help="How many times a create, list or revoke that failed with a 5xx, a 429 without "
         "Retry-After, a connection error or a timeout is retried (default 3; 0 = never).",
     ),
@@ -173,6 +207,7 @@ OPTIONS: dict[str, Option] = {
         ini="xquik_retry_backoff",
         default="0.5",
         parse=_seconds(zero_allowed=True),
+        type="float",
         help="First wait in seconds before a retry, doubled on each further retry (up to 8 s), "
         "with jitter (default 0.5).",
     ),
@@ -180,6 +215,7 @@ OPTIONS: dict[str, Option] = {
         ini="xquik_rate_limit_deadline",
         default="180",
         parse=_seconds(zero_allowed=True),
+        type="float",
         help="Longest time in seconds one create, list or revoke waits in all for the "
         "service's rate limits (a 429's Retry-After, for this process or another of the run) "
         "before it fails (default 180: three windows of the published limits).",
@@ -189,6 +225,7 @@ OPTIONS: dict[str, Option] = {
         flag="--xquik-reuse-keys",
         default="false",
         parse=_boolean,
+        type="bool",
         help="xquik_api_key and xquik_client share one key per process for the whole run "
         "(revoked at its end) instead of a fresh key per test; xquik_api_key_factory still "
         "makes fresh keys (default false).",
@@ -204,6 +241,7 @@ OPTIONS: dict[str, Option] = {
         ini="xquik_sweep_on_start",
         default="false",
         parse=_boolean,
+        type="bool",
         help="Run the sweep (see --xquik-sweep) at the start of every live session "
         "(default false).",
     ),
@@ -212,6 +250,7 @@ OPTIONS: dict[str, Option] = {
         flag="--xquik-sweep-older-than",
         default="1h",
         parse=_duration,
+        metavar="AGE",
         help="The sweep revokes the account's scratch keys neither created nor used for this "
         "long: seconds, or 90s, 30m, 2h; 0 = any age (default 1h, so that runs in progress "
         "on other machines are left alone).",
@@ -228,6 +267,7 @@ OPTIONS: dict[str, Option] = {
         ini="xquik_github_add_mask",
         default="true",
         parse=_boolean,
+        type="bool",
         help="On GitHub Actions (GITHUB_ACTIONS=true), register every secret with the runner "
         "(::add-mask::), so that the job log masks it wherever it is printed (default true).",
     ),
@@ -258,13 +298,19 @@ def add_options(parser: pytest.Parser) -> None:
     """Declare every setting as an ini option and, where it has one, a command-line flag."""
     group = parser.getgroup("xquik", "pytest-xquik: disposable Xquik API keys")
     for option in OPTIONS.values():
-        parser.addini(option.ini, option.help, default="")
+        # An empty default, whatever the type: getini returns it untouched when nothing is set.
+        parser.addini(option.ini, option.help, type=option.ini_type, default="")
         if option.flag:
             env = f" [env {option.env}]" if option.env else ""
             # A yes-or-no setting's flag is a switch: given alone, it turns the setting on.
             switch = {"action": "store_const", "const": "true"} if option.parse is _boolean else {}
             group.addoption(
-                option.flag, dest=option.dest, default=None, help=option.help + env, **switch
+                option.flag,
+                dest=option.dest,
+                default=None,
+                metavar=None if switch else option.metavar,
+                help=option.help + env,
+                **switch,
             )
     # Actions, not settings: they choose what this pytest command does.
     group.addoption(
@@ -284,33 +330,82 @@ def add_options(parser: pytest.Parser) -> None:
 def resolve_settings(config: pytest.Config, environ: Mapping[str, str] = os.environ) -> Settings:
     """Read every setting from its sources, highest precedence first, and validate it.
 
+    Every value given is validated, also one that a higher source overrides.
     Raises ``pytest.UsageError`` naming the option, where the value came
-    from, the value and what is allowed.
+    from, the value and what is allowed. Where each value came from is kept
+    in ``config.stash[SOURCES]``.
     """
     values: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
     for field, option in OPTIONS.items():
-        raw, source = _lookup(config, option, environ)
-        try:
-            values[field] = option.parse(raw)
-        except ValueError as error:
-            raise pytest.UsageError(
-                f"pytest-xquik: {option.ini} = {hide_userinfo(raw)!r} (from {source}) is not "
-                f"valid: {error}."
-            ) from None
+        for raw, source in _given(config, option, environ):
+            value = _parse(option, raw, source)
+            if field not in values:  # the first source given wins
+                values[field], sources[field] = value, source
+        if field not in values:
+            values[field] = option.parse(option.default)
+            sources[field] = Source("default", "the default")
+    config.stash[SOURCES] = sources
     return Settings(**values)
 
 
-def _lookup(config: pytest.Config, option: Option, environ: Mapping[str, str]) -> tuple[str, str]:
+def _parse(option: Option, raw: str, source: Source) -> Any:
+    try:
+        return option.parse(raw)
+    except ValueError as error:
+        raise pytest.UsageError(
+            f"pytest-xquik: {option.ini} = {hide_userinfo(raw)!r} (from {source}) is not "
+            f"valid: {error}."
+        ) from None
+
+
+def _given(
+    config: pytest.Config, option: Option, environ: Mapping[str, str]
+) -> Iterator[tuple[str, Source]]:
+    """The values given for ``option``, highest precedence first; empty ones count as unset."""
     if option.flag:
         given = config.getoption(option.dest)
         if given is not None:
-            return str(given), f"the command line {option.flag}"
-    if option.env and option.env in environ:
-        return environ[option.env], f"the environment variable {option.env}"
-    ini_value = str(config.getini(option.ini)).strip()
-    if ini_value:
-        overrides = config.getoption("override_ini") or []
-        if any(item.startswith(option.ini + "=") for item in overrides):
-            return ini_value, f"the command line -o {option.ini}"
-        return ini_value, f"the ini file {config.inipath}"
-    return option.default, "the default"
+            yield str(given), Source("command line", f"the command line {option.flag}")
+    override = _override(config, option.ini)
+    if override:
+        yield override, Source("command line", f"the command line -o {option.ini}")
+    if option.env and environ.get(option.env, "").strip():
+        yield environ[option.env], Source("environment", f"the environment variable {option.env}")
+    if override is None:  # -o replaces the ini file's value, for pytest too
+        source = Source("ini", f"the ini file {config.inipath}")
+        try:
+            ini_value = config.getini(option.ini)
+        except (ValueError, pytest.UsageError) as error:  # pytest could not read it as its type
+            expected = _expected(option)
+            raise pytest.UsageError(
+                f"pytest-xquik: {option.ini} (from {source}) is not valid: {expected} ({error})."
+            ) from None
+        text = _ini_text(ini_value)
+        if text:
+            yield text, source
+
+
+def _override(config: pytest.Config, ini: str) -> str | None:
+    """The stripped value of the last ``-o ini=value``, as pytest reads it; None without one."""
+    value = None
+    for item in config.getoption("override_ini") or []:
+        name, _, given = item.partition("=")
+        if name.strip() == ini:
+            value = given.strip()
+    return value
+
+
+def _ini_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value).strip()
+
+
+def _expected(option: Option) -> str:
+    """What ``option`` allows, as its parser says it for an empty value (or its help)."""
+    try:
+        option.parse("")
+    except ValueError as error:
+        return str(error)
+    return option.help

@@ -7,7 +7,10 @@ import sys
 import pytest
 
 from tests.conftest import INNER_INI
+from tests.extras import needs
 from tests.xquik_server import XquikServer
+
+pytestmark = needs("pytest-asyncio")
 
 ASYNC_CLIENT_TESTS = """
 import httpx

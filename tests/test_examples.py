@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.extras import needs
 from tests.xquik_server import XquikServer
+
+pytestmark = needs("x-twitter-scraper", "pytest-asyncio")
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

@@ -165,7 +165,7 @@ def test_the_first_credential_set_is_used_and_the_header_says_which(
     pytester.makepyfile("def test_key(xquik_api_key):\n    pass\n")
     result = pytester.runpytest()
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines([f"xquik: mode=live, *, credential={described}, *"])
+    result.stdout.fnmatch_lines([f"xquik: mode=live (environment), *, credential={described}, *"])
 
 
 def test_the_session_cookie_name_is_configurable(

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.conftest import INNER_INI
+from tests.extras import needs
 from tests.xquik_server import XquikServer, drop_after_effect
 
 THREE_KEYS = """
@@ -211,6 +212,7 @@ def test_a_ledger_that_cannot_be_written_stops_the_key_before_it_is_created(
     assert live.requests == []
 
 
+@needs("pytest-asyncio")
 def test_keys_created_concurrently_from_async_code_are_all_in_the_ledger(
     pytester: pytest.Pytester, live: XquikServer
 ) -> None:

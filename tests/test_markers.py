@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import INNER_INI
+from tests.extras import needs
 from tests.xquik_server import XquikServer
 
 
@@ -65,6 +66,7 @@ def test_create_faults_answer_in_order_then_the_call_succeeds(pytester: pytest.P
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+@needs("pytest-asyncio")
 def test_transport_faults_reach_async_clients_too(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """

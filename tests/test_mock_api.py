@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.extras import needs
+
 CONTRACT = """
 import json
 import re
@@ -142,6 +144,7 @@ def test_a_base_url_lookalike_is_not_intercepted(xquik_api_key):
 """
 
 
+@needs("pytest-asyncio")
 def test_the_mock_follows_the_api_contract(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(CONTRACT)
     result = pytester.runpytest()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_xquik.api.coexist import LOWEST_PYTEST_HTTPX
+from tests.extras import needs, release
 from tests.xquik_server import XquikServer
+
+needs_pytest_httpx = pytest.mark.skipif(
+    (release("pytest-httpx") or (0,)) < LOWEST_PYTEST_HTTPX,
+    reason="needs pytest-httpx 0.33 or later (test extra)",
+)
 
 RESPX_TESTS = """
 import httpx
@@ -54,6 +61,7 @@ def test_respx_alone_still_refuses_what_it_does_not_mock(respx_mock, xquik_api_k
     ],
     ids=["default respx_mock", "respx_mock answering everything"],
 )
+@needs("pytest-asyncio")
 def test_respx_mock_and_the_plugin_both_answer_in_either_order(
     pytester: pytest.Pytester, marker: str, unmatched: str
 ) -> None:
@@ -95,6 +103,8 @@ def test_httpx_mock_alone_still_refuses_what_it_does_not_mock(httpx_mock, xquik_
 """
 
 
+@needs_pytest_httpx
+@needs("pytest-asyncio")
 def test_httpx_mock_and_the_plugin_both_answer_in_either_order(
     pytester: pytest.Pytester,
 ) -> None:
@@ -102,6 +112,8 @@ def test_httpx_mock_and_the_plugin_both_answer_in_either_order(
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=4)
 
 
+@needs_pytest_httpx
+@needs("pytest-asyncio")
 def test_beside_httpx_mock_live_keys_are_still_created_and_revoked(
     pytester: pytest.Pytester, live: XquikServer
 ) -> None:
@@ -134,6 +146,7 @@ def test_beside_respx_mock_live_keys_are_created_and_revoked_on_the_service(
     assert live.scratch_keys(active=True) == []
 
 
+@needs_pytest_httpx
 def test_the_tests_own_httpx_mock_options_are_kept(
     pytester: pytest.Pytester, xquik_server: XquikServer
 ) -> None:
@@ -160,6 +173,7 @@ def test_the_tests_own_httpx_mock_options_are_kept(
     assert xquik_server.requests == [("GET", "/api/v1/account")]
 
 
+@needs("pytest-asyncio")
 def test_requests_to_other_hosts_reach_them_unchanged_while_the_mock_is_in_use(
     pytester: pytest.Pytester, xquik_server: XquikServer
 ) -> None:
@@ -185,3 +199,25 @@ def test_requests_to_other_hosts_reach_them_unchanged_while_the_mock_is_in_use(
     pytester.runpytest("-p", "no:randomly").assert_outcomes(passed=2)
     assert xquik_server.requests == [("POST", "/api/v1/api-keys"), ("GET", "/api/v1/account")]
     assert [key.name for key in xquik_server.scratch_keys()] == ["n"]
+
+
+@pytest.mark.skipif(
+    (release("pytest-httpx") or LOWEST_PYTEST_HTTPX) >= LOWEST_PYTEST_HTTPX,
+    reason="needs pytest-httpx older than 0.33 (CI's lowest-bounds job installs 0.30)",
+)
+def test_an_older_pytest_httpx_is_a_clear_usage_error_never_a_warning(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        test_both="def test_both(httpx_mock, xquik_api_key):\n    pass\n",
+        test_alone="def test_alone(xquik_api_key):\n    pass\n",
+    )
+    result = pytester.runpytest_subprocess("-W", "error", "test_both.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: pytest-xquik: test_both.py::test_both uses pytest-httpx's httpx_mock beside "
+            "a pytest-xquik fixture, which needs pytest-httpx 0.33 or later (installed: 0.*"
+        ]
+    )
+    pytester.runpytest_subprocess("-W", "error", "test_alone.py").assert_outcomes(passed=1)

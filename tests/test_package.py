@@ -56,3 +56,10 @@ def test_the_public_names_are_exported() -> None:
     assert {"ScratchKey", "XquikAdmin", "FakeXquikApi", "XquikApiError"} <= set(
         pytest_xquik.__all__
     )
+
+
+def test_the_version_is_the_installed_distributions() -> None:
+    from importlib.metadata import version
+
+    assert pytest_xquik.__version__ == version("pytest-xquik")
+    assert pytest_xquik.__version__[0].isdigit()
