@@ -8,6 +8,8 @@ import textwrap
 
 import pytest
 
+from tests.extras import needs
+
 #: An inner conftest that fails any attempt to reach xquik.com (or any host but
 #: loopback) at the socket level, under whatever pytest-xquik patches.
 SOCKET_GUARD = """
@@ -133,6 +135,7 @@ def test_a_client_that_is_not_httpx_fails_loudly(xquik_api_key):
 """
 
 
+@needs("httpx-aiohttp", "x-twitter-scraper")
 def test_every_httpx_client_gets_the_mock_and_nothing_reaches_the_network(
     pytester: pytest.Pytester,
 ) -> None:
@@ -143,6 +146,7 @@ def test_every_httpx_client_gets_the_mock_and_nothing_reaches_the_network(
     assert json.loads((pytester.path / "attempts.json").read_text()) == []
 
 
+@needs("httpx-aiohttp", "x-twitter-scraper")
 def test_the_socket_guard_of_these_tests_catches_what_would_leave(
     pytester: pytest.Pytester,
 ) -> None:

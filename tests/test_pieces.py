@@ -13,6 +13,7 @@ import dataclasses
 
 import pytest
 
+from tests.extras import needs
 from tests.leaks import assert_no_secret, server_secrets
 from tests.xquik_server import XquikServer
 
@@ -135,7 +136,14 @@ CUTS = {
 }
 
 
-@pytest.mark.parametrize("cut", CUTS.values(), ids=CUTS)
+@pytest.mark.parametrize(
+    "cut",
+    [
+        pytest.param(cut, marks=needs("attrs") if "attrs" in name else ())
+        for name, cut in CUTS.items()
+    ],
+    ids=CUTS,
+)
 def test_a_key_cut_by_another_tool_shows_no_piece_of_it(
     pytester: pytest.Pytester, live: XquikServer, monkeypatch: pytest.MonkeyPatch, cut: Cut
 ) -> None:

@@ -17,7 +17,11 @@ from pathlib import Path
 import pytest
 
 from pytest_xquik.masking.masker import KEY_PREFIX, masked_form
+from tests.extras import needs
 from tests.xquik_server import XquikServer
+
+#: These tests drive the real pytest-recording and vcrpy, from the test extra.
+pytestmark = needs("pytest-recording", "vcrpy")
 
 MOCK_BASE_URL = "https://xquik.com/api/v1"
 WINDOW = 8

@@ -23,8 +23,12 @@ import secrets
 import pytest
 
 from pytest_xquik.masking.masker import MARKER, PIECE_LENGTH, masked_form
+from tests.extras import needs
 from tests.leaks import assert_no_secret, server_secrets
 from tests.xquik_server import XquikServer
+
+#: These tests drive the real report plugins, from the test extra.
+pytestmark = needs("pytest-json-report", "pytest-reportlog", "pytest-html")
 
 USER_TESTS = """
 import logging

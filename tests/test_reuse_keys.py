@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import INNER_INI
+from tests.extras import needs
 from tests.xquik_server import XquikServer
 
 SUITE = """
@@ -90,6 +91,7 @@ def test_each_xdist_worker_shares_its_own_key(pytester: pytest.Pytester, live: X
     result.stdout.fnmatch_lines([f"run *: {len(keys)} key(s) created, {len(keys)} revoked, *"])
 
 
+@needs("pytest-asyncio")
 def test_the_async_client_shares_the_key_too(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         """
