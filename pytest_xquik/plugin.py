@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Generator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
@@ -14,7 +14,6 @@ from pytest_xquik.aio import (
     xquik_async_client,
 )
 from pytest_xquik.api.coexist import leave_base_url_to_xquik
-from pytest_xquik.errors import XquikError
 from pytest_xquik.failures import show_message, shown_as_message
 from pytest_xquik.fixtures import (
     SESSION,
@@ -28,6 +27,7 @@ from pytest_xquik.fixtures import (
     xquik_mock,
     xquik_session,
 )
+from pytest_xquik.live.end_of_run import RUN_END, RunEnd
 from pytest_xquik.markers import (
     FaultInjection,
     register_markers,
@@ -40,12 +40,6 @@ from pytest_xquik.masking.process import ProcessRedaction
 from pytest_xquik.masking.redaction import REDACTION, Redaction
 from pytest_xquik.session import RUN_ID_INPUT, XquikSession
 from pytest_xquik.settings import SOURCES, add_options, hide_userinfo
-
-if TYPE_CHECKING:
-    from pytest_xquik.live.sweeper import RunSummary
-
-SUMMARY: pytest.StashKey[RunSummary] = pytest.StashKey()
-END_ERRORS: pytest.StashKey[list[str]] = pytest.StashKey()
 
 __all__ = [
     "_xquik_async_client_anyio",
@@ -273,79 +267,36 @@ def pytest_sessionfinish(
 ) -> Generator[None, None, None]:
     # The runner tears the remaining fixtures down in this hook: after Ctrl-C, pytest.exit
     # or -x, a session-scoped key is revoked here. Whatever that does, the check runs.
+    config = session.config
+    run_end = config.stash[RUN_END] = RunEnd()
     teardown_failed = False
     try:
         yield
     except BaseException as error:
-        errors = _plugin_errors(error)
-        if errors is None:
-            raise  # another plugin's, or Ctrl-C again: after the check below
-        teardown_failed = True  # shown in the pytest-xquik section, not as a traceback
-        for each in errors:
-            _end_error(session.config, f"The session's teardown failed: {each}")
+        # The plugin's own is shown in the pytest-xquik section, not as a traceback;
+        # another plugin's, or Ctrl-C again, is raised after the check below.
+        teardown_failed = run_end.teardown_failed(error)
+        if not teardown_failed:
+            raise
     finally:
-        failing = _check_run(session) or teardown_failed
+        controller = not hasattr(config, "workerinput")
+        failing = run_end.check(xquik_session(config), controller=controller) or teardown_failed
         if failing and session.exitstatus in (
             pytest.ExitCode.OK,
             pytest.ExitCode.NO_TESTS_COLLECTED,
         ):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
         if exitstatus not in _SUMMARY_SHOWN and reporter is not None:
-            _show_section(reporter, session.config)  # pytest.exit(returncode=...) shows none
-
-
-def _plugin_errors(error: BaseException) -> list[XquikError] | None:
-    """``error``'s pytest-xquik errors if it is made of them only (pytest groups several)."""
-    if isinstance(error, XquikError):
-        return [error]
-    inner = getattr(error, "exceptions", None)  # a BaseExceptionGroup (a backport on 3.10)
-    if not isinstance(inner, (list, tuple)) or not inner:
-        return None
-    found = [_plugin_errors(each) for each in inner]
-    return None if None in found else [each for errors in found if errors for each in errors]
-
-
-def _check_run(session: pytest.Session) -> bool:
-    """The end-of-run check of a live run (in the xdist controller); whether it fails the run."""
-    config = session.config
-    xquik = xquik_session(config)
-    if xquik.ledger is None or hasattr(config, "workerinput"):
-        return False  # mock mode, or an xdist worker: the controller checks the whole run
-    from pytest_xquik.live.sweeper import check_run
-
-    try:
-        summary = check_run(xquik.admin, xquik.ledger)
-    except (XquikError, OSError) as error:  # the ledger could not be read or cleaned up
-        _end_error(config, f"The end-of-run check failed: {error}")
-        return True
-    if summary is None:
-        return False
-    config.stash[SUMMARY] = summary
-    return xquik.settings.on_leak == "fail" and summary.failing
-
-
-def _end_error(config: pytest.Config, message: str) -> None:
-    config.stash.setdefault(END_ERRORS, []).append(message)
+            pytest_terminal_summary(reporter, config)  # pytest.exit(returncode=...) shows none
 
 
 def pytest_terminal_summary(
     terminalreporter: pytest.TerminalReporter, config: pytest.Config
 ) -> None:
-    _show_section(terminalreporter, config)
-
-
-def _show_section(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    summary = config.stash.get(SUMMARY, None)
-    errors = config.stash.get(END_ERRORS, [])
-    if summary is None and not errors:
-        return
-    terminalreporter.write_sep("=", "pytest-xquik")
-    for line in errors:
-        terminalreporter.write_line(line)
-    if summary is not None:
-        for line in summary.lines(xquik_session(config).settings.on_leak):
-            terminalreporter.write_line(line)
+    run_end = config.stash.get(RUN_END, None)
+    if run_end is not None:
+        run_end.show(terminalreporter, xquik_session(config).settings.on_leak)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
