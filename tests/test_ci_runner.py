@@ -195,5 +195,8 @@ def test_an_invalid_add_mask_setting_is_a_usage_error(pytester: pytest.Pytester)
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*xquik_github_add_mask = 'sometimes' (from the ini file *) is not valid: expected true*"]
+        [
+            "*xquik_github_add_mask (from the ini file *) is not valid: expected true or false "
+            "(invalid truth value 'sometimes')*"
+        ]
     )

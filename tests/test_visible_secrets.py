@@ -89,7 +89,8 @@ def test_the_user_information_of_the_base_url_never_prints(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "xquik: mode=mock, base URL=https://[[]MASKED]@xquik.example/api/v1, *",
+            "xquik: mode=mock (default), base URL=https://[[]MASKED]@xquik.example/api/v1 "
+            "(command line), *",
             "base URL: https://[[]MASKED]@xquik.example/api/v1/",
             "password: [[]MASKED]",
         ]
@@ -131,7 +132,7 @@ def test_in_live_mode_the_user_information_reaches_no_file(
     )
     result = pytester.runpytest(f"--xquik-base-url={base_url}")
     result.assert_outcomes(passed=1)
-    result.stdout.fnmatch_lines(["xquik: mode=live, base URL=http://[[]MASKED]@127.0.0.1:*"])
+    result.stdout.fnmatch_lines(["xquik: mode=live (*), base URL=http://[[]MASKED]@127.0.0.1:*"])
     ledger = (pytester.path / "ledger-copy.txt").read_text()
     assert "http://[MASKED]@127.0.0.1:" in ledger
     assert_no_secret(result, pytester.path, [password, f"deploy:{password}"], masked_in=[])
