@@ -96,7 +96,9 @@ def xquik_admin(pytestconfig: pytest.Config) -> XquikAdmin:
     Authenticated as the management credential (live mode) or the fake API's
     own (mock mode). Every key it creates is named with the plugin's prefix;
     keys you create with it are yours to revoke. In mock mode a test that
-    requests it gets the test's mock, like every other fixture.
+    requests it gets the test's mock, like every other fixture (a test that
+    first gets it through ``request.getfixturevalue`` in its body is not
+    known in advance: request ``xquik_mock`` too).
     """
     return xquik_session(pytestconfig).admin
 
