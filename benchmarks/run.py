@@ -371,20 +371,40 @@ def peak_memory(suite: Suite, directory: Path) -> int:
     return usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024)
 
 
+#: The bare fixture of the memory row, alone or inside a closure shaped like
+#: ``xquik_api_key``'s (two session fixtures, three function fixtures, ``request``):
+#: pytest keeps more per test for a larger closure, whoever's fixtures they are.
+BARE_KEY = (
+    "import secrets\nimport types\n\nimport pytest\n\n\n"
+    "{closure}@pytest.fixture\ndef bare_key({arguments}):\n"
+    '    return types.SimpleNamespace(full_key="xq_" + secrets.token_hex(32))\n'
+)
+CLOSURE = (
+    '@pytest.fixture(scope="session")\ndef s1(pytestconfig):\n    return 1\n\n\n'
+    '@pytest.fixture(scope="session")\ndef s2(s1):\n    return 2\n\n\n'
+    "@pytest.fixture\ndef f1(pytestconfig):\n    yield 1\n\n\n"
+    "@pytest.fixture\ndef f2(request, f1, s2):\n    yield 2\n\n\n"
+)
+
+
 def memory_row(tests: int, root: Path) -> None:
-    """Peak memory of ``tests`` tests using ``xquik_api_key`` against a bare fixture."""
+    """Peak memory of ``tests`` tests using ``xquik_api_key`` against bare fixtures."""
+    body = 'assert {}.full_key.startswith("xq_")'
     suites = (
-        Suite(
-            "memory_key", tests, "xquik_api_key", 'assert xquik_api_key.full_key.startswith("xq_")'
-        ),
+        Suite("memory_key", tests, "xquik_api_key", body.format("xquik_api_key")),
         Suite(
             "memory_bare",
             tests,
             "bare_key",
-            'assert bare_key.full_key.startswith("xq_")',
-            "import secrets\nimport types\n\nimport pytest\n\n\n@pytest.fixture\n"
-            "def bare_key():\n"
-            '    return types.SimpleNamespace(full_key="xq_" + secrets.token_hex(32))',
+            body.format("bare_key"),
+            BARE_KEY.format(closure="", arguments=""),
+        ),
+        Suite(
+            "memory_closure",
+            tests,
+            "bare_key",
+            body.format("bare_key"),
+            BARE_KEY.format(closure=CLOSURE, arguments="request, f2, s2"),
         ),
     )
     peaks = []
@@ -394,16 +414,20 @@ def memory_row(tests: int, root: Path) -> None:
         (directory / f"test_{suite.name}.py").write_text(suite.source())
         run(suite, directory, "--collect-only")  # byte-compile the suite first
         peaks.append(peak_memory(suite, directory))
-    per_key = (peaks[0] - peaks[1]) / tests
+    key, bare, closure = peaks
     index = masking.bytes_per_key(tests)
     holds = "yes" if index <= masking.MEMORY_TARGET else "**no**"
     print("| measure | compared with | xquik MB | baseline MB | per key | target | holds |")
     print("| --- | --- | ---: | ---: | ---: | --- | --- |")
-    print(
-        f"| peak memory of {tests} tests using `xquik_api_key` (mock), one process "
-        f"| the same tests with a bare fixture | {peaks[0] / 1e6:.0f} | {peaks[1] / 1e6:.0f} "
-        f"| {per_key / 1e3:.2f} KB | report it | - |"
-    )
+    for baseline, peak in (
+        ("the same tests with a bare fixture", bare),
+        ("the same tests with bare fixtures of the same closure (shape)", closure),
+    ):
+        print(
+            f"| peak memory of {tests} tests using `xquik_api_key` (mock), one process "
+            f"| {baseline} | {key / 1e6:.0f} | {peak / 1e6:.0f} "
+            f"| {(key - peak) / tests / 1e3:.2f} KB | report it | - |"
+        )
     print(
         f"| of which the masker's index of {tests} keys (`tracemalloc`) | - "
         f"| {index * tests / 1e6:.1f} | - | {index / 1e3:.2f} KB "

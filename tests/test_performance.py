@@ -61,6 +61,9 @@ def test_a_tiny_memory_benchmark_shows_the_run_and_the_masker_index_per_key(
             "| measure | compared with | xquik MB | baseline MB | per key | target | holds |",
             "| peak memory of 300 tests using `xquik_api_key` (mock), one process "
             "| the same tests with a bare fixture | * | * | * KB | report it | - |",
+            "| peak memory of 300 tests using `xquik_api_key` (mock), one process "
+            "| the same tests with bare fixtures of the same closure (shape) "
+            "| * | * | * KB | report it | - |",
             "| of which the masker's index of 300 keys (`tracemalloc`) | - | * | - "
             "| 0.* KB | ≤ 1 KB | yes |",
         ]
