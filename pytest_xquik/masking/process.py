@@ -9,13 +9,15 @@ anything pytest captures or reports:
 - unraisable exceptions (an exception in ``__del__``) and exceptions in
   threads that pytest reports at session end, after the last test, as
   warnings printed to stderr (pytest 8.4 from a cleanup, pytest 9 from
-  ``pytest_unconfigure``), or raises with ``-W error``.
+  ``pytest_unconfigure``), or raises with ``-W error``; before pytest 8.4,
+  Python prints them when the garbage is collected.
 
 :class:`ProcessRedaction` masks them until pytest is done with the process.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import sys
 import threading
@@ -107,7 +109,13 @@ class ProcessRedaction:
         threading.excepthook = MaskingExceptHook(threading.excepthook, self._redaction)
 
     def stop(self) -> None:
-        """Give the handlers their streams back, and the exception hooks what they wrapped."""
+        """Give the handlers their streams back, and the exception hooks what they wrapped.
+
+        The session's garbage is collected first, while the hooks still mask what
+        it raises: pytest before 8.4 does not collect it, and Python would print
+        it unmasked at exit.
+        """
+        gc.collect()
         for handler, stream in self._handlers:
             if handler.stream is stream:
                 handler.setStream(stream.stream)
