@@ -270,3 +270,18 @@ def test_a_revoke_failing_in_the_mock_suggests_no_live_remedy(pytester: pytest.P
         ]
     )
     assert "sweep" not in result.stdout.str()
+
+
+def test_the_plugins_own_waits_move_the_mocks_clock(pytester: pytest.Pytester) -> None:
+    """A 429 of the test's rate limit reopens for xquik_admin's retry, without real waiting."""
+    pytester.makepyfile(
+        """
+        def test_it(xquik_mock, xquik_admin):
+            xquik_mock.rate_limit("writes", 1, window=10)
+            first = xquik_admin.create("first")
+            second = xquik_admin.create("second")  # 429, Retry-After 10: waited on the fake clock
+            assert xquik_mock.clock == 10
+            assert [key.id for key in xquik_mock.active_keys] == [first.id, second.id]
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
