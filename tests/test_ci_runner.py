@@ -188,15 +188,3 @@ def test_nothing_is_registered_outside_github_actions_or_with_the_option_off(
         assert result.returncode == 0, result.stdout + result.stderr
         assert "::add-mask::" not in result.stdout + result.stderr
     assert len(keys_file.read_text().split()) == 6  # the tests ran, and leaked their keys
-
-
-def test_an_invalid_add_mask_setting_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makeini(INNER_INI + "xquik_github_add_mask = sometimes\n")
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "*xquik_github_add_mask (from the ini file *) is not valid: expected true or false "
-            "(invalid truth value 'sometimes')*"
-        ]
-    )

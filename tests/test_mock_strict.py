@@ -168,18 +168,6 @@ def test_the_default_policy_lets_any_credential_manage_keys(pytester: pytest.Pyt
     pytester.runpytest().assert_outcomes(passed=1)
 
 
-def test_a_wrong_management_policy_is_a_usage_error(pytester: pytest.Pytester) -> None:
-    pytester.makeini(INNER_INI + "xquik_mock_management_auth = cookie\n")
-    result = pytester.runpytest()
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(
-        [
-            "ERROR: pytest-xquik: xquik_mock_management_auth = 'cookie' (from the ini file *) "
-            "is not valid: expected 'any' or 'session'."
-        ]
-    )
-
-
 LIMITS = """
 import httpx
 import pytest

@@ -194,6 +194,9 @@ def test_the_report_header_says_where_mode_and_base_url_came_from(
         ("xquik_sweep_older_than", "90s", "sweep_older_than=90.0"),
         ("xquik_sweep_older_than", "30m", "sweep_older_than=1800.0"),
         ("xquik_sweep_older_than", "2h", "sweep_older_than=7200.0"),
+        ("xquik_reuse_keys", "true", "reuse_keys=True"),
+        ("xquik_mock_management_auth", "session", "mock_management_auth=session"),
+        ("xquik_github_add_mask", "false", "github_add_mask=False"),
     ],
 )
 def test_each_ini_option_is_read(
@@ -245,6 +248,18 @@ def test_ini_options_can_live_in_pyproject_toml(pytester: pytest.Pytester) -> No
             "",
             "*xquik_mode = 'bogus' (from the command line --xquik-mode) is not valid: "
             "expected 'mock' or 'live'.",
+        ),
+        (
+            [],
+            "xquik_mock_management_auth = cookie",
+            "xquik_mock_management_auth = 'cookie' (from the ini file *) is not valid: "
+            "expected 'any' or 'session'.",
+        ),
+        (
+            [],
+            "xquik_github_add_mask = sometimes",
+            "xquik_github_add_mask (from the ini file *) is not valid: expected true or false "
+            "(invalid truth value 'sometimes')*",
         ),
         (
             [],
