@@ -91,6 +91,12 @@ class ProcessRedaction:
     def __init__(self, redaction: Redaction, config: pytest.Config) -> None:
         self._redaction = redaction
         self._handlers: list[tuple[logging.StreamHandler[Any], MaskingStream]] = []
+        # pytest 8.4 and later collect the session's garbage in the cleanup of their
+        # unraisable-exception plugin, which runs before this one's: once is enough.
+        self._collect_garbage = pytest.version_tuple < (
+            8,
+            4,
+        ) or not config.pluginmanager.has_plugin("unraisableexception")
         config.add_cleanup(self.stop)
 
     @pytest.hookimpl(tryfirst=True)
@@ -112,10 +118,12 @@ class ProcessRedaction:
         """Give the handlers their streams back, and the exception hooks what they wrapped.
 
         The session's garbage is collected first, while the hooks still mask what
-        it raises: pytest before 8.4 does not collect it, and Python would print
-        it unmasked at exit.
+        it raises, unless pytest has just done so: pytest before 8.4 (or without
+        its unraisable-exception plugin) does not, and Python would print it
+        unmasked at exit.
         """
-        gc.collect()
+        if self._collect_garbage:
+            gc.collect()
         for handler, stream in self._handlers:
             if handler.stream is stream:
                 handler.setStream(stream.stream)
