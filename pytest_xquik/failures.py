@@ -7,9 +7,15 @@ all ("All traceback entries are hidden"). The report shows the message
 instead, as ``pytest.fail(..., pytrace=False)`` does, under the usual header
 that names the test and the phase (``ERROR at setup of test_x``); the
 report is masked like any other.
+
+The hook that does it wraps the making of every report, so it is registered
+only once one of the plugin's fixtures is set up (:func:`show_errors_as_messages`):
+a run that uses none pays nothing for it.
 """
 
 from __future__ import annotations
+
+from collections.abc import Generator
 
 import pytest
 
@@ -17,6 +23,30 @@ from pytest_xquik.errors import XquikError
 
 #: The ``--tb`` styles that show frames; the others (native, line, no) are left as asked.
 _FRAME_STYLES = ("auto", "long", "short")
+
+
+_PLUGIN_NAME = "xquik-errors-as-messages"
+
+
+def show_errors_as_messages(config: pytest.Config) -> None:
+    """Show the plugin's errors in this run's reports as their message, from now on (once)."""
+    manager = config.pluginmanager
+    if manager.get_plugin(_PLUGIN_NAME) is None and not manager.is_blocked(_PLUGIN_NAME):
+        manager.register(ErrorsAsMessages(), _PLUGIN_NAME)
+
+
+class ErrorsAsMessages:
+    """The hook that makes a report show the plugin's error as its message."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        error = shown_as_message(item, call)
+        report = yield
+        if error is not None:
+            show_message(report, error)
+        return report
 
 
 def shown_as_message(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from pytest_xquik.failures import show_errors_as_messages
 from pytest_xquik.markers import apply_options, xquik_options
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def mock_the_admin_tests(items: Sequence[pytest.Item]) -> None:
 @pytest.fixture
 def _xquik_fake(request: pytest.FixtureRequest) -> Iterator[FakeScope | None]:
     """In mock mode, this test's use of the fake API (intercepting httpx); ``None`` in live mode."""
+    show_errors_as_messages(request.config)
     with xquik_session(request.config).fake_scope() as scope:
         if scope is not None:
             apply_options(scope.api, xquik_options(request.node))
@@ -100,6 +102,7 @@ def xquik_admin(pytestconfig: pytest.Config) -> XquikAdmin:
     first gets it through ``request.getfixturevalue`` in its body is not
     known in advance: request ``xquik_mock`` too).
     """
+    show_errors_as_messages(pytestconfig)
     return xquik_session(pytestconfig).admin
 
 

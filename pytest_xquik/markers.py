@@ -180,11 +180,34 @@ def _fault_specs(argument: str, value: object) -> tuple[FaultSpec, ...]:
     return tuple(specs)
 
 
+def carrying(nodes: Iterable[pytest.Item | pytest.Collector], *names: str) -> list[pytest.Item]:
+    """The tests among ``nodes`` with a marker of one of ``names``, on them or a parent.
+
+    What ``iter_markers`` walks (each node's own markers, up the chain), with
+    each parent looked at once, not once per test as ``item.keywords`` does:
+    a large suite that uses no marker of the plugin collects at no cost.
+    """
+    wanted = frozenset(names)
+    parents: dict[int, bool] = {}
+    found = []
+    for node in nodes:
+        if not isinstance(node, pytest.Item) or node.parent is None:
+            continue
+        parent = node.parent
+        inherited = parents.get(id(parent))
+        if inherited is None:
+            chain = parent.listchain()
+            inherited = any(mark.name in wanted for link in chain for mark in link.own_markers)
+            parents[id(parent)] = inherited
+        own = node.own_markers
+        if inherited or (own and any(mark.name in wanted for mark in own)):
+            found.append(node)
+    return found
+
+
 def wrong_marker(collected: Iterable[pytest.Item | pytest.Collector]) -> str | None:
     """What is wrong with the first wrong ``xquik`` marker of the tests just collected, if any."""
-    for item in collected:
-        if not isinstance(item, pytest.Item):
-            continue
+    for item in carrying(collected, "xquik"):
         try:
             xquik_options(item)
         except ValueError as error:
@@ -192,13 +215,15 @@ def wrong_marker(collected: Iterable[pytest.Item | pytest.Collector]) -> str | N
     return None
 
 
-def skip_inapplicable(items: Sequence[pytest.Item], session: XquikSession) -> None:
-    """In mock mode, skip ``xquik_live`` tests; in live mode, skip tests that inject faults."""
+def skip_inapplicable(marked: Sequence[pytest.Item], session: XquikSession) -> None:
+    """In mock mode, skip ``xquik_live`` tests; in live mode, skip tests that inject faults.
+
+    ``marked``: the tests that carry a marker of the plugin (see :func:`carrying`).
+    """
     is_mock = session.is_mock
-    for item in items:
+    for item in marked:
         if is_mock:
-            # A cheap look at the keywords first, as in xquik_options.
-            if "xquik_live" in item.keywords and item.get_closest_marker("xquik_live"):
+            if item.get_closest_marker("xquik_live"):
                 item.add_marker(pytest.mark.skip(reason=LIVE_SKIP_REASON))
         elif xquik_options(item).sets_up_faults:
             item.add_marker(pytest.mark.skip(reason=FAULTS_SKIP_REASON))

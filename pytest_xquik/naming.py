@@ -36,14 +36,13 @@ class KeyNamer:
         self.run_id = run_id
         self._serial = f"{run_id}-{worker}-" if worker else f"{run_id}-"
         self._counter = itertools.count(1)
-        self.test: str | None = None
 
-    def name(self, label: str | None = None, *, test: str | None = None) -> str:
-        """The next unique name, for ``test`` (the current test by default), with ``label``."""
+    def name(self, label: str | None = None, *, test: str) -> str:
+        """The next unique name, for ``test`` (a node id, or ``(session)``), with ``label``."""
         parts = [self.prefix, f"{self._serial}{next(self._counter)}"]
         if label:
             parts.append(_shorten(" ".join(label.split()), _LABEL_LENGTH))
-        parts.append(_shorten(test or self.test or "(session)", _TEST_LENGTH))
+        parts.append(_shorten(test, _TEST_LENGTH))
         return " ".join(parts)
 
     def owns(self, name: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Generator
 from typing import Any
@@ -13,8 +14,6 @@ from pytest_xquik.aio import (
     xquik_async_api_key_factory,
     xquik_async_client,
 )
-from pytest_xquik.api.coexist import leave_base_url_to_xquik
-from pytest_xquik.failures import show_message, shown_as_message
 from pytest_xquik.fixtures import (
     SESSION,
     _xquik_fake,
@@ -30,13 +29,14 @@ from pytest_xquik.fixtures import (
 from pytest_xquik.live.end_of_run import RUN_END, RunEnd
 from pytest_xquik.markers import (
     FaultInjection,
+    carrying,
     register_markers,
     skip_inapplicable,
     wrong_marker,
     xquik_options,
 )
 from pytest_xquik.masking.cassettes import CassetteMasking
-from pytest_xquik.masking.process import ProcessRedaction
+from pytest_xquik.masking.process import PROCESS_REDACTION, ProcessRedaction
 from pytest_xquik.masking.redaction import REDACTION, Redaction
 from pytest_xquik.session import RUN_ID_INPUT, XquikSession
 from pytest_xquik.settings import SOURCES, add_options, hide_userinfo
@@ -103,10 +103,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # find the masker by, and pytest_sessionfinish is needed twice (a wrapper
     # here, a trylast check below): a plugin object of this session holds them.
     config.pluginmanager.register(_RedactionHooks(redaction, config), "xquik-redaction")
-    config.pluginmanager.register(ProcessRedaction(redaction, config), "xquik-process-redaction")
+    config.stash[PROCESS_REDACTION] = ProcessRedaction(redaction, config)
     cassettes = CassetteMasking(session.masker)
     cassettes.install()
-    config.pluginmanager.register(cassettes, "xquik-cassettes")
+    config.add_cleanup(cassettes.uninstall)
     register_markers(config)
     if config.pluginmanager.has_plugin("xdist"):
         config.pluginmanager.register(_XdistHooks(session.namer.run_id), "xquik-xdist")
@@ -167,6 +167,7 @@ class _RedactionHooks:
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     config.stash[REDACTION].install(config)
+    config.stash[PROCESS_REDACTION].start()  # every handler and pytest's own hooks in place
     settings = xquik_session(config).settings
     if (
         settings.mode == "live"
@@ -206,16 +207,22 @@ def pytest_make_collect_report(
     return pytest.CollectReport(report.nodeid, "failed", problem, [], report.sections)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    session = xquik_session(config)
-    config.stash[REDACTION].learn_collected_keys(items)
-    skip_inapplicable(items, session)
-    leave_base_url_to_xquik(items, session)
-    if session.is_mock:
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    config.stash[REDACTION].learn_collected(session, items)
+    xquik = xquik_session(config)
+    marked = carrying(items, "xquik", "xquik_live")
+    skip_inapplicable(marked, xquik)
+    if "pytest_httpx" in sys.modules:  # only pytest-httpx's httpx_mock needs it
+        from pytest_xquik.api.coexist import leave_base_url_to_xquik
+
+        leave_base_url_to_xquik(items, xquik)
+    if xquik.is_mock:
         mock_the_admin_tests(items)
     # Only a run with fault markers pays for a hook around every test's call.
-    if session.is_mock and any(xquik_options(item).sets_up_faults for item in items):
-        config.pluginmanager.register(FaultInjection(session.fake), "xquik-faults")
+    if xquik.is_mock and any(xquik_options(item).sets_up_faults for item in marked):
+        config.pluginmanager.register(FaultInjection(xquik.fake), "xquik-faults")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -224,24 +231,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     # writer of its own on sys.stdout, once collection is done.
     if config.option.show_fixtures_per_test:
         config.stash[REDACTION].mask_standard_streams()
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    # The test that names the keys created now, and whose hooks explain its assertions.
-    xquik_session(item.config).namer.test = item.nodeid
-    item.config.stash[REDACTION].item = item
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    error = shown_as_message(item, call)
-    report = yield
-    if error is not None:
-        show_message(report, error)
-    return report
 
 
 @pytest.hookimpl(tryfirst=True)

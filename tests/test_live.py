@@ -106,6 +106,32 @@ def test_the_admin_client_creates_lists_and_revokes_with_typed_results(
     pytester.runpytest().assert_outcomes(passed=1)
 
 
+def test_keys_the_admin_client_makes_are_named_after_the_running_test_in_every_phase(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    pytester.makepyfile(
+        test_named="""
+        import pytest
+
+        @pytest.fixture
+        def made_around(xquik_admin):
+            xquik_admin.revoke(xquik_admin.create("setup").id)
+            yield
+            xquik_admin.revoke(xquik_admin.create("teardown").id)
+
+        @pytest.mark.parametrize("case", ["a (b)"])
+        def test_named(made_around, xquik_admin, case):
+            xquik_admin.revoke(xquik_admin.create("body").id)
+        """
+    )
+    pytester.runpytest().assert_outcomes(passed=1)
+    # <prefix> <run>-<n> <label> <test>
+    names = sorted(key.name.split(" ", 2)[2] for key in live.scratch_keys())
+    assert names == [
+        f"{label} test_named.py::test_named[a (b)]" for label in ("body", "setup", "teardown")
+    ]
+
+
 def test_every_key_name_is_unique_and_starts_with_the_configured_prefix(
     pytester: pytest.Pytester, live: XquikServer
 ) -> None:

@@ -68,3 +68,60 @@ def test_a_tiny_memory_benchmark_shows_the_run_and_the_masker_index_per_key(
             "| 0.* KB | ≤ 1 KB | yes |",
         ]
     )
+
+
+#: The hooks pytest calls for every test (and every fixture of every test).
+PER_TEST_HOOKS = (
+    "pytest_runtest_protocol",
+    "pytest_runtest_logstart",
+    "pytest_runtest_setup",
+    "pytest_runtest_call",
+    "pytest_pyfunc_call",
+    "pytest_runtest_teardown",
+    "pytest_runtest_makereport",
+    "pytest_runtest_logreport",
+    "pytest_runtest_logfinish",
+    "pytest_fixture_setup",
+    "pytest_fixture_post_finalizer",
+)
+
+SHOW_PER_TEST_HOOKS = f"""
+PER_TEST_HOOKS = {PER_TEST_HOOKS!r}
+
+def pytest_terminal_summary(terminalreporter, config):
+    impls = [
+        f"{{name}} {{impl.plugin_name}}"
+        for name in PER_TEST_HOOKS
+        for impl in getattr(config.hook, name).get_hookimpls()
+        if impl.plugin_name.startswith("xquik")
+    ]
+    terminalreporter.write_line(f"per-test hooks of pytest-xquik: {{impls}}")
+"""
+
+
+def test_a_run_that_uses_no_fixture_pays_for_one_hook_per_report_and_no_other(
+    pytester: pytest.Pytester,
+) -> None:
+    # The reports are masked whatever the tests use; the rest waits for a fixture.
+    pytester.makeconftest(SHOW_PER_TEST_HOOKS)
+    pytester.makepyfile("def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["per-test hooks of pytest-xquik: ['pytest_runtest_logreport xquik-redaction']"]
+    )
+
+
+def test_the_first_fixture_of_the_plugin_brings_the_hook_that_shows_its_errors(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(SHOW_PER_TEST_HOOKS)
+    pytester.makepyfile("def test_a():\n    pass\n\ndef test_b(xquik_api_key):\n    pass\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "per-test hooks of pytest-xquik: ['pytest_runtest_makereport "
+            "xquik-errors-as-messages', 'pytest_runtest_logreport xquik-redaction']"
+        ]
+    )

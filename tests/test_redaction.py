@@ -58,6 +58,28 @@ def test_assertion_explanations_show_masked_keys(
     assert_no_secret(result, pytester.path, server_secrets(live))
 
 
+def test_a_conftest_explains_the_assertions_of_its_own_tests_only_with_keys_masked(
+    pytester: pytest.Pytester, live: XquikServer
+) -> None:
+    compare = "def test_compare(xquik_api_key):\n    assert xquik_api_key.full_key == 'x'\n"
+    pytester.makepyfile(
+        **{
+            "sub/conftest": (
+                "def pytest_assertrepr_compare(op, left, right):\n"
+                "    return [f'explained in sub: {left} {op} {right}']\n"
+            ),
+            "sub/test_in_sub": compare,
+            "test_at_top": compare,
+        }
+    )
+    result = pytester.runpytest()
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["E       assert explained in sub: xq_*[[]MASKED] == x"])
+    explained = [line for line in result.outlines if line.startswith("E ") and "in sub" in line]
+    assert len(explained) == 1  # not the test at the top
+    assert_no_secret(result, pytester.path, server_secrets(live))
+
+
 RAISES = """
 def check(secret):
     raise ValueError(f"bad key {secret} " + "because " * 30)

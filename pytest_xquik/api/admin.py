@@ -28,6 +28,7 @@ from pytest_xquik.live.ledger import Ledger
 from pytest_xquik.live.throttle import PROBE_INTERVAL, Closed, Outage, RunThrottle, Turn
 from pytest_xquik.masking.masker import SecretMasker
 from pytest_xquik.naming import KeyNamer
+from pytest_xquik.running import running_test
 
 _EXCERPT_LENGTH = 200
 logger = logging.getLogger("pytest_xquik")
@@ -89,8 +90,8 @@ class XquikAdmin:
         before the next attempt.
         """
         __tracebackhide__ = True
-        key_name = self._namer.name(name, test=test)
-        owner = test or self._namer.test or "(session)"
+        owner = test or running_test() or "(session)"
+        key_name = self._namer.name(name, test=owner)
         if self._ledger is not None:
             self._ledger.creating(key_name, owner)
         # Whether a failed attempt may have made a key of the name that the list did not show.

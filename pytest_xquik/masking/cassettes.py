@@ -56,10 +56,7 @@ class MaskingSerializer:
 
 
 class CassetteMasking:
-    """Installs the masking of cassettes for one pytest session, and takes it away after.
-
-    Registered as a plugin, it uninstalls itself when pytest unconfigures.
-    """
+    """Installs the masking of cassettes for one pytest session, and takes it away after."""
 
     def __init__(self, masker: SecretMasker) -> None:
         self._masker = masker
@@ -74,9 +71,6 @@ class CassetteMasking:
         else:
             self._finder = _AfterImport(_CASSETTE_MODULE, self._patch)
             sys.meta_path.insert(0, self._finder)
-
-    def pytest_unconfigure(self) -> None:
-        self.uninstall()
 
     def uninstall(self) -> None:
         """Restore vcrpy, and stop waiting for it."""

@@ -82,10 +82,10 @@ class _Shown:
 class ProcessRedaction:
     """Masks logging handlers on the original streams, unraisable and thread exceptions.
 
-    A plugin object: register it from ``pytest_configure``, before pytest's
-    unraisable-exception plugin configures (a plugin's hooks run before
-    built-in ones). Its cleanup, registered then, runs after that plugin's
-    (cleanups run last in, first out).
+    Make it in ``pytest_configure``, before pytest's unraisable-exception
+    plugin configures (a plugin's hooks run before built-in ones): its
+    cleanup, registered then, runs after that plugin's (cleanups run last
+    in, first out). :meth:`start` it at session start.
     """
 
     def __init__(self, redaction: Redaction, config: pytest.Config) -> None:
@@ -99,8 +99,7 @@ class ProcessRedaction:
         ) or not config.pluginmanager.has_plugin("unraisableexception")
         config.add_cleanup(self.stop)
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionstart(self) -> None:
+    def start(self) -> None:
         """Mask the handlers on the original streams, and the exception hooks in place now.
 
         Every handler made before the session, and pytest's own hooks, are in place.
@@ -136,6 +135,9 @@ class ProcessRedaction:
         while isinstance(hook, MaskingExceptHook) and hook.redaction is self._redaction:
             hook = hook.inner
         return hook
+
+
+PROCESS_REDACTION = pytest.StashKey[ProcessRedaction]()
 
 
 def _stream_handlers() -> list[logging.StreamHandler[Any]]:

@@ -46,6 +46,7 @@ from typing import Any, TextIO
 import pytest
 
 from pytest_xquik.masking.masker import KEY_PREFIX, SecretMasker
+from pytest_xquik.running import running_test
 
 
 class MaskingStream:
@@ -146,8 +147,9 @@ class Redaction:
 
     def __init__(self, masker: SecretMasker) -> None:
         self.masker = masker
-        #: The test running now, whose hooks explain its assertions.
-        self.item: pytest.Item | None = None
+        #: The collected tests, by node id (made at the first explanation that needs them).
+        self._session: pytest.Session | None = None
+        self._tests: dict[str, pytest.Item] | None = None
         self._explaining = False
         self._streams: list[tuple[str, MaskingStream]] = []
 
@@ -191,13 +193,15 @@ class Redaction:
         if writer is not None:
             tracer.setwriter(lambda message: writer(self.masker.mask(message)))
 
-    def learn_collected_keys(self, items: Iterable[pytest.Item]) -> None:
-        """Register the key-format strings in test ids and string parameters (backstop on).
+    def learn_collected(self, session: pytest.Session, items: Iterable[pytest.Item]) -> None:
+        """Know the session's tests; register the key-format strings in their ids and string
+        parameters (backstop on).
 
         The backstop masks them whole anyway; registered, they are masked too
         where pytest cuts them short (``--setup-show`` prints a parameter in
         42 characters, a piece of the key on either side of ``...``).
         """
+        self._session = session
         if not self.masker.backstop:
             return
         for item in items:
@@ -254,7 +258,7 @@ class Redaction:
         masked_left, masked_right = mask_value(left, self.masker), mask_value(right, self.masker)
         if masked_left is left and masked_right is right:
             return None
-        hook = self.item.ihook if self.item is not None else config.hook
+        hook = self._hooks_of_running_test(config)
         self._explaining = True
         try:
             results = hook.pytest_assertrepr_compare(
@@ -266,6 +270,16 @@ class Redaction:
             if explanation:
                 return [self.masker.mask(line) for line in explanation]
         return None
+
+    def _hooks_of_running_test(self, config: pytest.Config) -> Any:
+        """The hooks of the test running now (its conftests' only), as pytest calls them."""
+        nodeid = running_test()
+        if nodeid is None or self._session is None:
+            return config.hook
+        if self._tests is None or nodeid not in self._tests:
+            self._tests = {item.nodeid: item for item in self._session.items}
+        item = self._tests.get(nodeid)
+        return item.ihook if item is not None else config.hook
 
     # -- reports, warnings, exceptions ----------------------------------------
 
@@ -282,9 +296,13 @@ class Redaction:
         collected nodes).
         """
         attributes = vars(report)
+        held = attributes.get
+        empty = not (held("longrepr") or held("sections") or held("user_properties"))
+        if empty and attributes.keys() <= _PLAIN_REPORT:
+            return  # the usual passing test: what identifies it, and empty lists
         for name, value in attributes.items():
             if name in _LEFT_AS_IS or not value or isinstance(value, (int, float)):
-                continue  # the usual passing test has only these, and empty lists
+                continue
             masked = self._redact(value, {})
             if masked is not value:
                 attributes[name] = masked
@@ -396,5 +414,8 @@ _LEFT_AS_IS = frozenset(
         "stop",
     ]
 )
+
+#: The attributes of a plain report: with no traceback and no sections, nothing to mask.
+_PLAIN_REPORT = _LEFT_AS_IS | {"longrepr", "sections", "user_properties"}
 
 REDACTION = pytest.StashKey[Redaction]()
