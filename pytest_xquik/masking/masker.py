@@ -144,10 +144,19 @@ class HexWindows:
         of each stretch that they cover, in order; stretches that touch are one."""
         last = len(run) - PIECE_LENGTH
         table, zero, number = self._table, self._zero, int(run, 16) if last >= 0 else 0
+        # _probe, inlined: a piece of a key takes a look-up per 8 digits, a long text many.
+        wrap, shift = len(table) - 1, 33 - len(table).bit_length()
 
         def found(start: int) -> bool:
             value = (number >> 4 * (last - start)) & 0xFFFFFFFF
-            return table[_probe(table, value)] == value if value else zero
+            if not value:
+                return zero
+            slot = ((value * _MULTIPLIER) & 0xFFFFFFFF) >> shift
+            while (held := table[slot]) != value:
+                if not held:
+                    return False
+                slot = (slot + 1) & wrap
+            return True
 
         spans = []
         start = 0
@@ -258,7 +267,7 @@ class SecretMasker:
         start = find(_PIECE_FLAGS)
         if start < 0:
             return text
-        backstop, length = self.backstop, len(text)
+        backstop, length, startswith = self.backstop, len(text), text.startswith
         parts: list[str] = []
         append = parts.append
         done = 0
@@ -266,14 +275,14 @@ class SecretMasker:
             end = find(b"0", start + PIECE_LENGTH)
             if end < 0:
                 end = length
-            if end - start == KEY_HEX_LENGTH and backstop and text[start - 3 : start] == KEY_PREFIX:
+            anchored = start >= 3 and startswith(KEY_PREFIX, start - 3)
+            if end - start == KEY_HEX_LENGTH and backstop and anchored:
                 # A key of the key format (the usual case, first): its public prefix and the marker.
                 append(text[done : start + _PUBLIC_HEX])
                 append(MARKER)
                 done = end
             else:
-                anchored = text[start - 3 : start] == KEY_PREFIX
-                if backstop and anchored and text.startswith(("...", "…"), end):
+                if backstop and anchored and startswith(("...", "…"), end):
                     masked: str | None = text[start : start + _PUBLIC_HEX] + MARKER  # one cut short
                 else:
                     masked = self._mask_run(text[start:end], anchored)
