@@ -221,3 +221,23 @@ def test_an_older_pytest_httpx_is_a_clear_usage_error_never_a_warning(
         ]
     )
     pytester.runpytest_subprocess("-W", "error", "test_alone.py").assert_outcomes(passed=1)
+
+
+def test_a_fixture_of_your_own_named_httpx_mock_needs_no_pytest_httpx(
+    pytester: pytest.Pytester,
+) -> None:
+    # Without pytest-httpx loaded (or installed), its version is never asked for.
+    pytester.makepyfile(
+        """
+        import pytest
+
+        @pytest.fixture
+        def httpx_mock():
+            return "mine"
+
+        def test_both(httpx_mock, xquik_api_key):
+            assert httpx_mock == "mine" and xquik_api_key.full_key
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:pytest_httpx")
+    result.assert_outcomes(passed=1)
