@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 
-from pytest_xquik.masking.masker import KEY_PREFIX, HexWindows, SecretMasker, masked_form
+from pytest_xquik.masking.masker import KEY_PREFIX, MARKER, HexWindows, SecretMasker, masked_form
 from pytest_xquik.masking.redaction import mask_value
 
 
@@ -272,3 +272,23 @@ def test_mask_value_returns_the_value_itself_when_it_holds_no_secret(masker: Sec
     value: list[object] = [{"a": ("b", 1)}, "c"]
     value.append(value)
     assert mask_value(value, masker) is value
+
+
+#: The masker looks at the hex digits of a text 64 Ki characters at a time.
+WINDOW = 1 << 16
+
+
+@pytest.mark.parametrize("before", [WINDOW - 40, WINDOW - 3, WINDOW, WINDOW + 1])
+def test_a_key_across_the_windows_of_a_long_text_is_masked(key: str, before: int) -> None:
+    masker = SecretMasker(backstop=False)
+    masker.register(key)
+    text = "x" * before + f"{key} and {key[10:40]}" + "y" * WINDOW
+    expected = "x" * before + f"{masked_form(key)} and {MARKER}" + "y" * WINDOW
+    assert masker.mask(text) == expected
+
+
+def test_a_run_of_hex_digits_longer_than_a_window_is_looked_at_whole(key: str) -> None:
+    masker = SecretMasker(backstop=False)
+    masker.register(key)
+    run = "-" * (WINDOW - 100) + "0" * (WINDOW - 30) + key[3:] + "0" * 9
+    assert masker.mask(run) == "-" * (WINDOW - 100) + "0" * (WINDOW - 30) + MARKER + "0" * 9

@@ -22,8 +22,9 @@ whatever the number of secrets:
   string of the key format ``xq_`` + 64 hex characters (of either case),
   registered or not, and such a string cut short next to an ellipsis.
 
-How: one C-speed pass marks the hex digits of the text (``bytes.translate``),
-and ``bytes.find`` jumps from one run of 8 or more of them to the next; inside
+How: one C-speed pass marks the hex digits of the text (``bytes.translate``,
+64 Ki characters at a time), and ``bytes.find`` jumps from one run of 8 or
+more of them to the next; inside
 a run, the 8-digit windows are looked up in :class:`HexWindows`, a compact
 set of every 8-digit window of every secret (6 to 12 bytes a window, at
 most 0.7 KB a key), and a run is masked where its windows are found. A key
@@ -39,7 +40,7 @@ import re
 import string
 import threading
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import quote, quote_plus
 
 MARKER = "[MASKED]"
@@ -59,6 +60,8 @@ _HEX_RUN = re.compile(f"[0-9a-fA-F]{{{PIECE_LENGTH},}}")
 # with this table reads "1" for a hex digit and "0" for anything else.
 _HEX_FLAGS = bytes(ord("1") if chr(byte) in string.hexdigits else ord("0") for byte in range(256))
 _PIECE_FLAGS = b"1" * PIECE_LENGTH
+#: Characters of text whose hex flags are made at a time.
+_WINDOW = 1 << 16
 _MULTIPLIER = 0x9E3779B1  # 2**32 / phi, for Fibonacci hashing
 _TOKEN = "[A-Za-z0-9_%+/=-]"
 # An ellipsis with at least a piece's length of token characters on one side; one
@@ -263,34 +266,34 @@ class SecretMasker:
 
     def _mask_hex_runs(self, text: str) -> str:
         """Mask the keys of the key format and the pieces of secrets in every run of hex digits."""
-        find = text.encode("ascii", "replace").translate(_HEX_FLAGS).find
-        start = find(_PIECE_FLAGS)
-        if start < 0:
-            return text
-        backstop, length, startswith = self.backstop, len(text), text.startswith
+        backstop, startswith = self.backstop, text.startswith
         parts: list[str] = []
         append = parts.append
         done = 0
-        while start >= 0:
-            end = find(b"0", start + PIECE_LENGTH)
-            if end < 0:
-                end = length
-            anchored = start >= 3 and startswith(KEY_PREFIX, start - 3)
-            if end - start == KEY_HEX_LENGTH and backstop and anchored:
-                # A key of the key format (the usual case, first): its public prefix and the marker.
-                append(text[done : start + _PUBLIC_HEX])
-                append(MARKER)
-                done = end
-            else:
-                if backstop and anchored and startswith(("...", "…"), end):
-                    masked: str | None = text[start : start + _PUBLIC_HEX] + MARKER  # one cut short
-                else:
-                    masked = self._mask_run(text[start:end], anchored)
-                if masked is not None:
-                    append(text[done:start])
-                    append(masked)
+        for offset, flags in _hex_flags(text):
+            find = flags.find
+            found = find(_PIECE_FLAGS)
+            while found >= 0:
+                stop = find(b"0", found + PIECE_LENGTH)
+                if stop < 0:
+                    stop = len(flags)
+                start, end = offset + found, offset + stop
+                anchored = start >= 3 and startswith(KEY_PREFIX, start - 3)
+                if end - start == KEY_HEX_LENGTH and backstop and anchored:
+                    # A key of the key format (the usual case, first): public prefix, marker.
+                    append(text[done : start + _PUBLIC_HEX])
+                    append(MARKER)
                     done = end
-            start = find(_PIECE_FLAGS, end)
+                else:
+                    if backstop and anchored and startswith(("...", "…"), end):
+                        masked: str | None = text[start : start + _PUBLIC_HEX] + MARKER  # cut short
+                    else:
+                        masked = self._mask_run(text[start:end], anchored)
+                    if masked is not None:
+                        append(text[done:start])
+                        append(masked)
+                        done = end
+                found = find(_PIECE_FLAGS, stop)
         if not parts:
             return text
         append(text[done:])
@@ -341,3 +344,27 @@ class SecretMasker:
                 parts.append(text[done:])
                 text, parts, done = "".join(parts), [], 0
         return text
+
+
+def _hex_flags(text: str) -> Iterator[tuple[int, bytes]]:
+    """The hex flags of ``text`` (see ``_HEX_FLAGS``), window by window: (offset, flags).
+
+    Every window but the last ends with a character that is not a hex digit,
+    so that no run of them spans two windows. Windows of :data:`_WINDOW`
+    characters keep the flags of a large text from costing two buffers of its
+    size (fresh memory the system must map, page by page, at every call).
+    """
+    offset, length = 0, len(text)
+    while offset < length:
+        size = _WINDOW
+        while True:
+            flags = text[offset : offset + size].encode("ascii", "replace").translate(_HEX_FLAGS)
+            if offset + len(flags) >= length:
+                break
+            last = flags.rfind(b"0")
+            if last >= 0:
+                flags = flags[: last + 1]
+                break
+            size *= 2  # hex digits only, so far: a larger window
+        yield offset, flags
+        offset += len(flags)
