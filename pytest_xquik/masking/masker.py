@@ -24,13 +24,12 @@ whatever the number of secrets:
 
 How: one C-speed pass marks the hex digits of the text (``bytes.translate``,
 64 Ki characters at a time), and ``bytes.find`` jumps from one run of 8 or
-more of them to the next; inside
-a run, the 8-digit windows are looked up in :class:`HexWindows`, a compact
-set of every 8-digit window of every secret (6 to 12 bytes a window, at
-most 0.7 KB a key), and a run is masked where its windows are found. A key
-of the key format needs no look-up at all while the backstop is on. A regular
-expression alternation is used only for the few secrets of another format
-(the management credential).
+more of them to the next; inside a run, the 8-digit windows are looked up in
+:class:`HexWindows`, a compact set of every 8-digit window of every secret (6
+to 12 bytes a window, at most 0.7 KB a key), and a run is masked where its
+windows are found. A key of the key format needs no look-up at all while the
+backstop is on. A regular expression alternation is used only for the few
+secrets of another format (the management credential).
 """
 
 from __future__ import annotations

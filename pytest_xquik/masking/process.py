@@ -93,10 +93,8 @@ class ProcessRedaction:
         self._handlers: list[tuple[logging.StreamHandler[Any], MaskingStream]] = []
         # pytest 8.4 and later collect the session's garbage in the cleanup of their
         # unraisable-exception plugin, which runs before this one's: once is enough.
-        self._collect_garbage = pytest.version_tuple < (
-            8,
-            4,
-        ) or not config.pluginmanager.has_plugin("unraisableexception")
+        plugin = config.pluginmanager.has_plugin("unraisableexception")
+        self._collect_garbage = not (plugin and pytest.version_tuple >= (8, 4))
         config.add_cleanup(self.stop)
 
     def start(self) -> None:
