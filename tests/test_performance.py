@@ -99,29 +99,24 @@ def pytest_terminal_summary(terminalreporter, config):
 """
 
 
-def test_a_run_that_uses_no_fixture_pays_for_one_hook_per_report_and_no_other(
-    pytester: pytest.Pytester,
+@pytest.mark.parametrize(
+    ("second_test", "hooks"),
+    [
+        # The reports are masked whatever the tests use; the rest waits for a fixture.
+        ("def test_b():", "'pytest_runtest_logreport xquik-redaction'"),
+        (
+            "def test_b(xquik_api_key):",
+            "'pytest_runtest_makereport xquik-errors-as-messages', "
+            "'pytest_runtest_logreport xquik-redaction'",
+        ),
+    ],
+    ids=["no-fixture", "a-fixture"],
+)
+def test_a_run_pays_per_test_for_report_masking_and_after_a_fixture_for_its_errors_hook(
+    pytester: pytest.Pytester, second_test: str, hooks: str
 ) -> None:
-    # The reports are masked whatever the tests use; the rest waits for a fixture.
     pytester.makeconftest(SHOW_PER_TEST_HOOKS)
-    pytester.makepyfile("def test_a():\n    pass\n\ndef test_b():\n    pass\n")
+    pytester.makepyfile(f"def test_a():\n    pass\n\n{second_test}\n    pass\n")
     result = pytester.runpytest()
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(
-        ["per-test hooks of pytest-xquik: ['pytest_runtest_logreport xquik-redaction']"]
-    )
-
-
-def test_the_first_fixture_of_the_plugin_brings_the_hook_that_shows_its_errors(
-    pytester: pytest.Pytester,
-) -> None:
-    pytester.makeconftest(SHOW_PER_TEST_HOOKS)
-    pytester.makepyfile("def test_a():\n    pass\n\ndef test_b(xquik_api_key):\n    pass\n")
-    result = pytester.runpytest()
-    result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(
-        [
-            "per-test hooks of pytest-xquik: ['pytest_runtest_makereport "
-            "xquik-errors-as-messages', 'pytest_runtest_logreport xquik-redaction']"
-        ]
-    )
+    result.stdout.fnmatch_lines([f"per-test hooks of pytest-xquik: [[]{hooks}[]]"])
