@@ -12,7 +12,15 @@ from urllib.parse import quote, urlencode
 import httpx
 import pytest
 
-from pytest_xquik.masking.masker import KEY_PREFIX, MARKER, HexWindows, SecretMasker, masked_form
+from pytest_xquik.masking import masker as masker_module
+from pytest_xquik.masking.masker import (
+    KEY_PREFIX,
+    MARKER,
+    Anchor,
+    HexWindows,
+    SecretMasker,
+    masked_form,
+)
 from pytest_xquik.masking.redaction import mask_value
 
 
@@ -187,6 +195,46 @@ def test_a_secret_of_another_format_loses_its_hex_runs_and_its_cut_ends() -> Non
     assert masker.mask(f"'...{token[-12:]}&x=1'") == "'...[MASKED]&x=1'"
 
 
+@pytest.mark.parametrize("density", [0, 1, 8, 64, 700, 5000])
+def test_an_anchor_is_found_exactly_however_common_its_characters(density: int) -> None:
+    # Texts of dots and the piece's own characters, each about every `density` characters
+    # (the rarest characters are common in some), then the piece put in at each of the
+    # first places, where the search turns from a common character to the next, and at one
+    # place further on.
+    rng = random.Random(density)
+    for _ in range(60):
+        piece = "".join(rng.choices("aZq-9_Kx", k=8))
+        anchor = Anchor.of(piece)
+        weights = [1] * len(piece) + [len(piece) * (density - 1) if density else 1]
+        text = "".join(rng.choices([*piece, "."], weights, k=3_000)) if density else "." * 3_000
+        assert anchor.is_in(text) == (piece in text), (piece, text)
+        for at in [*range(24), rng.randrange(len(text) - len(piece))]:
+            assert anchor.is_in(text[:at] + piece + text[at + len(piece) :]), (piece, at)
+    assert Anchor.of("abcdefgh").is_in("abcdefgh")
+
+
+def test_a_cut_secret_of_another_format_is_masked_where_its_characters_are_common() -> None:
+    token = secrets.token_urlsafe(24)
+    masker = SecretMasker()
+    masker.register(token)
+    # Every character of the token, often, before the cut pieces (and no ellipsis there).
+    common = ("".join(sorted(set(token))) + " ") * 5_000
+    text = f"{common}'Bearer {token[:12]}...' '...{token[-9:]}' {token} {common}"
+    masked = masker.mask(text)
+    assert masked == f"{common}'Bearer [MASKED]...' '...[MASKED]' [MASKED] {common}"
+
+
+def test_the_end_of_a_key_in_either_case_is_one_piece_and_nothing_around_it() -> None:
+    key = "xq_" + secrets.token_hex(32)
+    masker = SecretMasker(backstop=False)
+    masker.register(key)
+    hex_digits = key[3:]
+    assert masker.mask(f"'...{hex_digits[30:].upper()}'") == "'...[MASKED]'"
+    # A run that ends like the key but is no end of it: only the true piece goes.
+    other = unlike(hex_digits[29]) + hex_digits[30:]
+    assert masker.mask(f"'...cafe{other}'") == f"'...cafe{other[0]}[MASKED]'"
+
+
 def test_hex_windows_are_found_whatever_their_case_and_survive_growth() -> None:
     windows = HexWindows()
     # Seeded: with random runs, a glued window would now and then (about one run in a
@@ -278,8 +326,8 @@ def test_mask_value_returns_the_value_itself_when_it_holds_no_secret(masker: Sec
     assert mask_value(value, masker) is value
 
 
-#: The masker looks at the hex digits of a text 64 Ki characters at a time.
-WINDOW = 1 << 16
+#: The masker looks at the hex digits of a text this many characters at a time.
+WINDOW = masker_module._WINDOW
 
 
 @pytest.mark.parametrize("before", [WINDOW - 40, WINDOW - 3, WINDOW, WINDOW + 1])

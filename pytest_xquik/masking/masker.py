@@ -22,14 +22,18 @@ whatever the number of secrets:
   string of the key format ``xq_`` + 64 hex characters (of either case),
   registered or not, and such a string cut short next to an ellipsis.
 
-How: one C-speed pass marks the hex digits of the text (``bytes.translate``,
-64 Ki characters at a time), and ``bytes.find`` jumps from one run of 8 or
+How: one C-speed pass marks the hex digits of the text (``str.translate``,
+32 Ki characters at a time), and ``str.find`` jumps from one run of 8 or
 more of them to the next; inside a run, the 8-digit windows are looked up in
 :class:`HexWindows`, a compact set of every 8-digit window of every secret (6
-to 12 bytes a window, at most 0.7 KB a key), and a run is masked where its
-windows are found. A key of the key format needs no look-up at all while the
-backstop is on. A regular expression alternation is used only for the few
-secrets of another format (the management credential).
+to 12 bytes a window), and a run is masked where its windows are found. A key
+of the key format needs no look-up at all while the backstop is on, and the end
+of a secret's run of hex digits (a value cut short at its start) one. The
+secrets of another format (the management credential) are looked for only in
+text that holds the first or the last 8 characters of one (an
+:class:`Anchor`, found by its rarest characters at memory speed); there, a
+``str.replace`` or a regular expression alternation masks them whole, and a
+scan of the ellipses their cut ends. About 0.6 KB a key in all.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ import string
 import threading
 from array import array
 from collections.abc import Callable, Iterator
+from typing import NamedTuple
 from urllib.parse import quote, quote_plus
 
 MARKER = "[MASKED]"
@@ -55,13 +60,27 @@ _KEY_FORMAT = re.compile(r"xq_[0-9a-f]{64}")
 _PUBLIC_HEX = PUBLIC_PREFIX_LENGTH - len(KEY_PREFIX)
 # Every run of PIECE_LENGTH or more hex digits inside a secret.
 _HEX_RUN = re.compile(f"[0-9a-fA-F]{{{PIECE_LENGTH},}}")
-# Text encoded as ASCII (one byte a character, "?" for the others) and translated
-# with this table reads "1" for a hex digit and "0" for anything else.
-_HEX_FLAGS = bytes(ord("1") if chr(byte) in string.hexdigits else ord("0") for byte in range(256))
-_PIECE_FLAGS = b"1" * PIECE_LENGTH
+# ASCII text ("?" for any other character) translated with this table reads "1"
+# for a hex digit and "0" for anything else.
+_HEX_FLAGS = "".join("1" if chr(char) in string.hexdigits else "0" for char in range(128))
+_PIECE_FLAGS = "1" * PIECE_LENGTH
+# The flags of a run of exactly the hex digits of a key.
+_KEY_FLAGS = "1" * KEY_HEX_LENGTH + "0"
 #: Characters of text whose hex flags are made at a time.
-_WINDOW = 1 << 16
+_WINDOW = 1 << 15
 _MULTIPLIER = 0x9E3779B1  # 2**32 / phi, for Fibonacci hashing
+# Printable ASCII from the rarest to the most common character in CPython's standard
+# library sources, with the digits moved last (output is full of times, counts and line
+# numbers); any other character ranks as rarer than all of these.
+_BY_FREQUENCY = (
+    "&$^~;?!JYZQX@%|<KHVUWB}{jGz/O+M\\FLD`qPRCI>N#AS*ET][kwv-xby'=g:h\")(.mu_fp,dcloniraste "
+    "0123456789"
+)
+_RANK = {char: rank for rank, char in enumerate(_BY_FREQUENCY)}
+#: Characters of text a miss must skip, on average, for :class:`Anchor` to keep jumping
+#: by the same character: a ``str.find`` call costs about as much as a search for a
+#: piece through this many characters.
+_SPACING = 512
 _TOKEN = "[A-Za-z0-9_%+/=-]"
 # An ellipsis with at least a piece's length of token characters on one side; one
 # pattern per kind, since a literal start lets the regex engine skip ahead fast.
@@ -91,6 +110,48 @@ def encoded_forms(secret: str) -> set[str]:
         quote(secret, safe=""),
         quote_plus(secret, safe=""),
     }
+
+
+class Anchor(NamedTuple):
+    """A piece of a secret, looked for by its rarest characters.
+
+    ``str.find`` of one character runs at memory speed; of several, it steps
+    through the text a few characters at a time. :meth:`is_in` therefore
+    jumps from one place of the piece's rarest character to the next and
+    checks for the piece there; where the character turns out common (found
+    more often than every :data:`_SPACING` characters), it goes on with the
+    next rarest, and after the last, searches for the piece itself. Linear,
+    and never much slower than that search, whatever the text.
+    """
+
+    piece: str
+    #: The piece's characters, rarest first, each with where it is in the piece.
+    chars: tuple[tuple[str, int], ...]
+
+    @classmethod
+    def of(cls, piece: str) -> Anchor:
+        offsets = {char: piece.index(char) for char in piece}
+        rarest = sorted(offsets, key=lambda char: _RANK.get(char, -1))
+        return cls(piece, tuple((char, offsets[char]) for char in rarest))
+
+    def is_in(self, text: str) -> bool:
+        """Whether ``text`` holds the piece."""
+        piece = self.piece
+        find, startswith = text.find, text.startswith
+        start = 0  # the piece starts nowhere before this
+        for char, offset in self.chars:
+            found, budget = find(char, start + offset), start + offset
+            while found >= 0:
+                if startswith(piece, found - offset):
+                    return True
+                budget += _SPACING
+                if found < budget:
+                    break
+                found = find(char, found + 1)
+            else:
+                return False
+            start = found - offset + 1
+        return find(piece, start) >= 0
 
 
 def _probe(table: array[int], value: int) -> int:
@@ -202,6 +263,9 @@ class SecretMasker:
         self.backstop = backstop
         # Every 8-digit window of every run of hex digits in every secret.
         self._windows = HexWindows()
+        # Each such run (lowercase) by its last PIECE_LENGTH digits: a value cut short at
+        # its start (the usual piece) is found by one look-up.
+        self._run_ends: dict[str, str] = {}
         # Every form of every secret not of the key format -> its masked form; the
         # heads (prefixes) and tails (suffixes) of PIECE_LENGTH or more characters
         # of those forms, longest first, by their last and their first PIECE_LENGTH
@@ -210,6 +274,9 @@ class SecretMasker:
         self._others_pattern: re.Pattern[str] | None = None
         self._heads: dict[str, list[str]] = {}
         self._tails: dict[str, list[str]] = {}
+        # The first and the last PIECE_LENGTH characters of those forms: text that holds
+        # none of them holds neither a form nor a cut of one.
+        self._anchors: dict[str, Anchor] = {}
         # Shorter texts hold nothing to mask (a progress dot, a short terminal write).
         self._shortest = PIECE_LENGTH
         self._lock = threading.Lock()
@@ -226,6 +293,7 @@ class SecretMasker:
             new = False
             for run in _HEX_RUN.findall(secret):
                 new = self._windows.add_run(run) or new
+                self._run_ends.setdefault(run[-PIECE_LENGTH:].lower(), run.lower())
             if not _KEY_FORMAT.fullmatch(secret):
                 forms = {form for form in encoded_forms(secret) if form not in self._others}
                 new = new or bool(forms)
@@ -239,6 +307,8 @@ class SecretMasker:
         for form in forms:
             self._others[form] = masked_form(form)
             self._shortest = min(self._shortest, len(form))
+            for end in (form[:PIECE_LENGTH], form[-PIECE_LENGTH:]):
+                self._anchors.setdefault(end, Anchor.of(end))
             for length in range(PIECE_LENGTH, len(form)):
                 head, tail = form[:length], form[-length:]
                 self._heads.setdefault(head[-PIECE_LENGTH:], []).append(head)
@@ -253,6 +323,12 @@ class SecretMasker:
         """Return ``text`` with every secret, and every piece of one, in its masked form."""
         if len(text) < self._shortest:
             return text
+        if any(anchor.is_in(text) for anchor in self._anchors.values()):
+            text = self._mask_others(text)
+        return self._mask_hex_runs(text)
+
+    def _mask_others(self, text: str) -> str:
+        """Mask the secrets of another format, whole and cut next to an ellipsis."""
         others = self._others
         if len(others) == 1:  # the usual case (the management credential): str.replace is faster
             for secret, masked in others.items():
@@ -261,7 +337,7 @@ class SecretMasker:
             text = self._others_pattern.sub(lambda match: others[match.group()], text)
         if self._heads:
             text = self._mask_cut_others(text)
-        return self._mask_hex_runs(text)
+        return text
 
     def _mask_hex_runs(self, text: str) -> str:
         """Mask the keys of the key format and the pieces of secrets in every run of hex digits."""
@@ -270,28 +346,31 @@ class SecretMasker:
         append = parts.append
         done = 0
         for offset, flags in _hex_flags(text):
-            find = flags.find
+            find, flagged = flags.find, flags.startswith
             found = find(_PIECE_FLAGS)
             while found >= 0:
-                stop = find(b"0", found + PIECE_LENGTH)
-                if stop < 0:
-                    stop = len(flags)
-                start, end = offset + found, offset + stop
+                start = offset + found
                 anchored = start >= 3 and startswith(KEY_PREFIX, start - 3)
-                if end - start == KEY_HEX_LENGTH and backstop and anchored:
-                    # A key of the key format (the usual case, first): public prefix, marker.
+                if anchored and flagged(_KEY_FLAGS, found):
+                    stop = found + KEY_HEX_LENGTH  # the usual case: found without a search
+                else:
+                    stop = find("0", found + PIECE_LENGTH)
+                    if stop < 0:
+                        stop = len(flags)
+                end = offset + stop
+                if (
+                    backstop
+                    and anchored
+                    and (stop - found == KEY_HEX_LENGTH or startswith(("...", "…"), end))
+                ):
+                    # A key of the key format, or one cut short: public prefix, marker.
                     append(text[done : start + _PUBLIC_HEX])
                     append(MARKER)
                     done = end
-                else:
-                    if backstop and anchored and startswith(("...", "…"), end):
-                        masked: str | None = text[start : start + _PUBLIC_HEX] + MARKER  # cut short
-                    else:
-                        masked = self._mask_run(text[start:end], anchored)
-                    if masked is not None:
-                        append(text[done:start])
-                        append(masked)
-                        done = end
+                elif (masked := self._mask_run(text[start:end], anchored)) is not None:
+                    append(text[done:start])
+                    append(masked)
+                    done = end
                 found = find(_PIECE_FLAGS, stop)
         if not parts:
             return text
@@ -305,6 +384,10 @@ class SecretMasker:
         With the backstop on, a run of more than 64 digits after ``xq_`` starts with a key
         of the key format, masked whether registered or not.
         """
+        if not anchored:
+            whole = self._run_ends.get(run[-PIECE_LENGTH:].lower())
+            if whole is not None and whole.endswith(run.lower()):
+                return MARKER
         parts: list[str] = []
         done = 0
         if anchored and self.backstop and len(run) >= KEY_HEX_LENGTH:
@@ -345,7 +428,7 @@ class SecretMasker:
         return text
 
 
-def _hex_flags(text: str) -> Iterator[tuple[int, bytes]]:
+def _hex_flags(text: str) -> Iterator[tuple[int, str]]:
     """The hex flags of ``text`` (see ``_HEX_FLAGS``), window by window: (offset, flags).
 
     Every window but the last ends with a character that is not a hex digit,
@@ -357,10 +440,13 @@ def _hex_flags(text: str) -> Iterator[tuple[int, bytes]]:
     while offset < length:
         size = _WINDOW
         while True:
-            flags = text[offset : offset + size].encode("ascii", "replace").translate(_HEX_FLAGS)
+            chunk = text[offset : offset + size]
+            if not chunk.isascii():
+                chunk = chunk.encode("ascii", "replace").decode("ascii")
+            flags = chunk.translate(_HEX_FLAGS)
             if offset + len(flags) >= length:
                 break
-            last = flags.rfind(b"0")
+            last = flags.rfind("0")
             if last >= 0:
                 flags = flags[: last + 1]
                 break
