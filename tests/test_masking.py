@@ -7,6 +7,8 @@ import dataclasses
 import json
 import random
 import secrets
+import sys
+import threading
 from urllib.parse import quote, urlencode
 
 import httpx
@@ -344,3 +346,32 @@ def test_a_run_of_hex_digits_longer_than_a_window_is_looked_at_whole(key: str) -
     masker.register(key)
     run = "-" * (WINDOW - 100) + "0" * (WINDOW - 30) + key[3:] + "0" * 9
     assert masker.mask(run) == "-" * (WINDOW - 100) + "0" * (WINDOW - 30) + MARKER + "0" * 9
+
+
+def test_secrets_registered_while_another_thread_masks_raise_nothing_and_are_masked() -> None:
+    tokens = [secrets.token_urlsafe(24) for _ in range(200)]
+    masker = SecretMasker()
+    text = " ".join(f"'{token[:12]}...' {token}" for token in tokens[::20])
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def mask_until_done() -> None:
+        try:
+            while not done.is_set():
+                masker.mask(text)
+        except BaseException as error:
+            errors.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    thread = threading.Thread(target=mask_until_done)
+    thread.start()
+    try:
+        for token in tokens:
+            masker.register(token)
+    finally:
+        done.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert errors == []
+    assert masker.mask(text) == " ".join(["'[MASKED]...' [MASKED]"] * 10)

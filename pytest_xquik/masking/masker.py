@@ -275,8 +275,9 @@ class SecretMasker:
         self._heads: dict[str, list[str]] = {}
         self._tails: dict[str, list[str]] = {}
         # The first and the last PIECE_LENGTH characters of those forms: text that holds
-        # none of them holds neither a form nor a cut of one.
-        self._anchors: dict[str, Anchor] = {}
+        # none of them holds neither a form nor a cut of one. Replaced whole, never
+        # changed, as :meth:`mask` may be going through it in another thread.
+        self._anchors: tuple[Anchor, ...] = ()
         # Shorter texts hold nothing to mask (a progress dot, a short terminal write).
         self._shortest = PIECE_LENGTH
         self._lock = threading.Lock()
@@ -307,13 +308,14 @@ class SecretMasker:
         for form in forms:
             self._others[form] = masked_form(form)
             self._shortest = min(self._shortest, len(form))
-            for end in (form[:PIECE_LENGTH], form[-PIECE_LENGTH:]):
-                self._anchors.setdefault(end, Anchor.of(end))
             for length in range(PIECE_LENGTH, len(form)):
                 head, tail = form[:length], form[-length:]
                 self._heads.setdefault(head[-PIECE_LENGTH:], []).append(head)
                 self._tails.setdefault(tail[:PIECE_LENGTH], []).append(tail)
         if forms:
+            ends = {end for form in forms for end in (form[:PIECE_LENGTH], form[-PIECE_LENGTH:])}
+            ends -= {anchor.piece for anchor in self._anchors}
+            self._anchors = (*self._anchors, *map(Anchor.of, sorted(ends)))
             for cuts in (*self._heads.values(), *self._tails.values()):
                 cuts.sort(key=len, reverse=True)
             alternatives = sorted(self._others, key=len, reverse=True)
@@ -323,16 +325,16 @@ class SecretMasker:
         """Return ``text`` with every secret, and every piece of one, in its masked form."""
         if len(text) < self._shortest:
             return text
-        if any(anchor.is_in(text) for anchor in self._anchors.values()):
+        if any(anchor.is_in(text) for anchor in self._anchors):
             text = self._mask_others(text)
         return self._mask_hex_runs(text)
 
     def _mask_others(self, text: str) -> str:
         """Mask the secrets of another format, whole and cut next to an ellipsis."""
         others = self._others
-        if len(others) == 1:  # the usual case (the management credential): str.replace is faster
-            for secret, masked in others.items():
-                text = text.replace(secret, masked)
+        forms = tuple(others.items())  # at once: register() may add to it in another thread
+        if len(forms) == 1:  # the usual case (the management credential): str.replace is faster
+            text = text.replace(*forms[0])
         elif self._others_pattern is not None:
             text = self._others_pattern.sub(lambda match: others[match.group()], text)
         if self._heads:
