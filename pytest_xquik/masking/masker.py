@@ -22,8 +22,8 @@ whatever the number of secrets:
   string of the key format ``xq_`` + 64 hex characters (of either case),
   registered or not, and such a string cut short next to an ellipsis.
 
-How: one C-speed pass marks the hex digits of the text (``str.translate``,
-32 Ki characters at a time), and ``str.find`` jumps from one run of 8 or
+How: one C-speed pass marks the hex digits of the text (``bytes.translate``,
+32 Ki characters at a time), and ``bytes.find`` jumps from one run of 8 or
 more of them to the next; inside a run, the 8-digit windows are looked up in
 :class:`HexWindows`, a compact set of every 8-digit window of every secret (6
 to 12 bytes a window), and a run is masked where its windows are found. A key
@@ -60,12 +60,12 @@ _KEY_FORMAT = re.compile(r"xq_[0-9a-f]{64}")
 _PUBLIC_HEX = PUBLIC_PREFIX_LENGTH - len(KEY_PREFIX)
 # Every run of PIECE_LENGTH or more hex digits inside a secret.
 _HEX_RUN = re.compile(f"[0-9a-fA-F]{{{PIECE_LENGTH},}}")
-# ASCII text ("?" for any other character) translated with this table reads "1"
-# for a hex digit and "0" for anything else.
-_HEX_FLAGS = "".join("1" if chr(char) in string.hexdigits else "0" for char in range(128))
-_PIECE_FLAGS = "1" * PIECE_LENGTH
+# Text encoded as ASCII (one byte a character, "?" for the others) and translated
+# with this table reads "1" for a hex digit and "0" for anything else.
+_HEX_FLAGS = bytes(ord("1") if chr(byte) in string.hexdigits else ord("0") for byte in range(256))
+_PIECE_FLAGS = b"1" * PIECE_LENGTH
 # The flags of a run of exactly the hex digits of a key.
-_KEY_FLAGS = "1" * KEY_HEX_LENGTH + "0"
+_KEY_FLAGS = b"1" * KEY_HEX_LENGTH + b"0"
 #: Characters of text whose hex flags are made at a time.
 _WINDOW = 1 << 15
 _MULTIPLIER = 0x9E3779B1  # 2**32 / phi, for Fibonacci hashing
@@ -325,7 +325,8 @@ class SecretMasker:
         """Return ``text`` with every secret, and every piece of one, in its masked form."""
         if len(text) < self._shortest:
             return text
-        if any(anchor.is_in(text) for anchor in self._anchors):
+        anchors = self._anchors
+        if anchors and any(anchor.is_in(text) for anchor in anchors):
             text = self._mask_others(text)
         return self._mask_hex_runs(text)
 
@@ -348,15 +349,15 @@ class SecretMasker:
         append = parts.append
         done = 0
         for offset, flags in _hex_flags(text):
-            find, flagged = flags.find, flags.startswith
+            find = flags.find
             found = find(_PIECE_FLAGS)
             while found >= 0:
                 start = offset + found
                 anchored = start >= 3 and startswith(KEY_PREFIX, start - 3)
-                if anchored and flagged(_KEY_FLAGS, found):
+                if anchored and flags.startswith(_KEY_FLAGS, found):
                     stop = found + KEY_HEX_LENGTH  # the usual case: found without a search
                 else:
-                    stop = find("0", found + PIECE_LENGTH)
+                    stop = find(b"0", found + PIECE_LENGTH)
                     if stop < 0:
                         stop = len(flags)
                 end = offset + stop
@@ -430,7 +431,7 @@ class SecretMasker:
         return text
 
 
-def _hex_flags(text: str) -> Iterator[tuple[int, str]]:
+def _hex_flags(text: str) -> Iterator[tuple[int, bytes]]:
     """The hex flags of ``text`` (see ``_HEX_FLAGS``), window by window: (offset, flags).
 
     Every window but the last ends with a character that is not a hex digit,
@@ -442,13 +443,10 @@ def _hex_flags(text: str) -> Iterator[tuple[int, str]]:
     while offset < length:
         size = _WINDOW
         while True:
-            chunk = text[offset : offset + size]
-            if not chunk.isascii():
-                chunk = chunk.encode("ascii", "replace").decode("ascii")
-            flags = chunk.translate(_HEX_FLAGS)
+            flags = text[offset : offset + size].encode("ascii", "replace").translate(_HEX_FLAGS)
             if offset + len(flags) >= length:
                 break
-            last = flags.rfind("0")
+            last = flags.rfind(b"0")
             if last >= 0:
                 flags = flags[: last + 1]
                 break
